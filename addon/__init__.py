@@ -1,0 +1,111 @@
+"""Clockify add-on server: lifecycle callbacks, webhooks, API Studio, background jobs.
+
+``create_app`` only wires: it validates the configuration, binds the extensions and registers
+the blueprints. Nothing connects to anything when the package is imported.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from dotenv import dotenv_values
+from flask import Flask, g, request
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from . import auth, crypto, metrics, queueing
+from .config import VARIABLES, ConfigError, load_settings
+from .errors import register_error_handlers
+from .extensions import db, migrate
+from .request_context import HEADER as REQUEST_ID_HEADER
+from .request_context import bind, sanitize
+
+ROOT = Path(__file__).resolve().parent.parent
+_VARIABLE_NAMES = {v.name for v in VARIABLES}
+
+
+def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
+    """Build the Flask app.
+
+    :param overrides: values that win over the environment. Keys named like environment
+        variables (``DATABASE_URL``...) are validated with them; other keys go to ``app.config``.
+    :raise SystemExit: with one ``configuration error: ...`` line when a variable is bad.
+    """
+    overrides = dict(overrides or {})
+    app = Flask(__name__, instance_relative_config=True,
+                static_folder=str(ROOT / "static"), template_folder=str(ROOT / "templates"))
+    os.makedirs(app.instance_path, exist_ok=True)
+
+    environ = {**_dotenv(), **os.environ, **{k: str(v) for k, v in overrides.items() if k in _VARIABLE_NAMES}}
+    try:
+        settings = load_settings(environ, app.instance_path)
+    except ConfigError as error:
+        raise SystemExit(f"configuration error: {error}") from None
+
+    app.config.update(
+        SETTINGS=settings,
+        TESTING=settings.env == "test",
+        SQLALCHEMY_DATABASE_URI=settings.database_url,
+        SQLALCHEMY_ENGINE_OPTIONS=_engine_options(settings.database_url),
+        JSON_SORT_KEYS=False,
+    )
+    app.config.update({k: v for k, v in overrides.items() if k not in _VARIABLE_NAMES})
+    # One trusted proxy hop (Heroku's router); more hops would let clients spoof remote_addr.
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_port=1)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True, compare_type=True)
+    crypto.init_app(app, settings.token_encryption_key)
+    queueing.init_app(app, settings.redis_url)
+    metrics.init_app(app)
+    auth.init_app(app, settings)
+    _register_request_hooks(app)
+    register_error_handlers(app)
+
+    from . import models  # noqa: F401  (registers the tables with the metadata)
+    from .web import register_blueprints
+
+    register_blueprints(app)
+
+    if settings.embedded_redis and settings.env == "development":
+        from .workers import EmbeddedWorker
+
+        EmbeddedWorker(app, app.extensions[queueing.EXTENSION_KEY]).start()
+    return app
+
+
+def _dotenv() -> dict[str, str]:
+    path = Path.cwd() / ".env"
+    return {k: v for k, v in dotenv_values(path).items() if v is not None} if path.is_file() else {}
+
+
+def _engine_options(url: str) -> dict:
+    if url.startswith("sqlite"):
+        return {"connect_args": {"timeout": 5}}
+    # Fail fast when PostgreSQL is unreachable so requests answer 503 instead of hanging.
+    return {"pool_pre_ping": True, "pool_recycle": 300, "connect_args": {"connect_timeout": 3}}
+
+
+def _register_request_hooks(app: Flask) -> None:
+    settings = app.config["SETTINGS"]
+
+    @app.before_request
+    def _bind_request_id():
+        g.request_id = sanitize(request.headers.get(REQUEST_ID_HEADER))
+        bind(g.request_id)
+
+    @app.after_request
+    def _response_headers(response):
+        response.headers[REQUEST_ID_HEADER] = g.get("request_id") or sanitize(None)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        # The sidebar URL carries the user token: never leak it in a Referer.
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        if settings.env == "production":
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        return response
+
+    @app.teardown_request
+    def _unbind(_exc):
+        bind(None)

@@ -1,0 +1,100 @@
+"""Token checks at the HTTP edge: builds the app's ``TokenVerifier`` and turns its verdicts into
+401/403 answers. Views call ``verify`` or use ``user_required``; they never read auth headers
+themselves."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from pathlib import Path
+
+import jwt
+from flask import current_app, g, request
+
+from .clockify.tokens import BUNDLED_PUBLIC_KEY, AddonClaims, TokenError, TokenMismatch, TokenVerifier, load_public_key
+from .errors import Forbidden, InvalidToken
+from .request_context import bind_workspace
+
+log = logging.getLogger(__name__)
+EXTENSION_KEY = "addon.tokens"
+
+
+def init_app(app, settings) -> None:
+    """Build the verifier once: Clockify's key (or the configured one), plus the development key."""
+    if settings.clockify_public_key:
+        pem = settings.clockify_public_key
+    elif settings.clockify_public_key_path:
+        pem = Path(settings.clockify_public_key_path).read_text()
+    else:
+        pem = BUNDLED_PUBLIC_KEY.read_text()
+    keys = [load_public_key(pem)]
+    if settings.env == "development":
+        from .testkit.signing import dev_private_key
+
+        keys.append(dev_private_key(settings.instance_path).public_key())
+    jwks = jwt.PyJWKClient(settings.clockify_jwks_url, cache_keys=True, lifespan=300, timeout=5) \
+        if settings.clockify_jwks_url else None
+    app.extensions[EXTENSION_KEY] = TokenVerifier(
+        keys, settings.addon_key, verify_signature=settings.require_signature_verification, jwks_client=jwks)
+
+
+def verifier() -> TokenVerifier:
+    """The current app's token verifier."""
+    return current_app.extensions[EXTENSION_KEY]
+
+
+def verify(token: str | None, *, workspace_id: str | None = None, addon_id: str | None = None,
+           kind: str = "token") -> AddonClaims:
+    """Verify ``token`` for ``workspace_id`` / ``addon_id``.
+
+    :raise InvalidToken: 401 naming the failed check.
+    :raise Forbidden: 403 ``workspace_mismatch`` or ``addon_mismatch``.
+    """
+    try:
+        claims = verifier().verify(token, workspace_id=workspace_id, addon_id=addon_id)
+    except TokenError as error:
+        log.warning("%s rejected: %s", kind, error.check, extra={"check": error.check, "path": request.path})
+        raise InvalidToken(error.message, check=error.check) from None
+    except TokenMismatch as error:
+        log.warning("%s rejected: %s", kind, error.code, extra={"check": error.code, "path": request.path})
+        raise Forbidden(error.message, code=error.code) from None
+    bind_workspace(claims.workspace_id)
+    return claims
+
+
+def user_token_from_request(allow_query: bool = False) -> str | None:
+    """The user token of an API Studio call: ``Authorization: Bearer``, else ``X-Addon-Token``,
+    else (page loads only) the ``auth_token`` query parameter."""
+    header = request.headers.get("Authorization", "")
+    if header[:7].lower() == "bearer ":
+        return header[7:].strip() or None
+    if request.headers.get("X-Addon-Token"):
+        return request.headers["X-Addon-Token"].strip()
+    if allow_query:
+        return request.args.get("auth_token") or None
+    return None
+
+
+def user_required(view=None, *, admin: bool = False, allow_query: bool = False):
+    """Decorator: verify the caller's user token, load its active installation, and put them on
+    ``g.claims`` and ``g.installation``.
+
+    :raise InvalidToken: 401. :raise Forbidden: 403 (``admin_required`` when ``admin`` and the
+        token's ``workspaceRole`` is not OWNER/ADMIN). :raise NotFound: 404, never installed.
+        :raise Gone: 410, installation inactive or deleted.
+    """
+    def decorate(func):
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            from .store import installations
+
+            claims = verify(user_token_from_request(allow_query), kind="user token")
+            installation = installations.require_active(claims.workspace_id)
+            if claims.addon_id is not None and claims.addon_id != installation.addon_id:
+                raise Forbidden("The token belongs to another installation of the add-on.", code="addon_mismatch")
+            if admin and not claims.is_admin:
+                raise Forbidden("Only workspace owners and admins may do this.", code="admin_required")
+            g.claims, g.installation = claims, installation
+            return func(*args, **kwargs)
+        return wrapper
+    return decorate(view) if view is not None else decorate

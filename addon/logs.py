@@ -1,0 +1,81 @@
+"""JSON logging on stdout, with request/workspace ids on every line and tokens redacted.
+
+Entry points (``wsgi.py``, ``worker.py``, the CLI) call ``configure_logging``; importing the
+package configures nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.config
+import re
+import sys
+
+from pythonjsonlogger.json import JsonFormatter
+
+from .request_context import current_request_id, current_workspace_id
+
+REDACTED = "[REDACTED]"
+# JWTs (every Clockify token is one) and the values of token-bearing headers or fields.
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
+_TOKEN_FIELD = re.compile(
+    r"(?i)((?:auth_?token|x-addon-token|clockify-signature|x-addon-lifecycle-token|authorization|api[_-]?key)"
+    r"[\"']?\s*[:=]\s*[\"']?(?:bearer\s+)?)[^\s\"'&,;}]+"
+)
+
+
+def redact(text: str) -> str:
+    """Replace every token-looking substring of ``text``."""
+    return _TOKEN_FIELD.sub(lambda m: m.group(1) + REDACTED, _JWT.sub(REDACTED, text))
+
+
+class ContextFilter(logging.Filter):
+    """Adds ``request_id`` and ``workspace_id`` to each record (on the handler, so records
+    propagated from child loggers get them too)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "request_id", None) is None:
+            record.request_id = current_request_id()
+        if getattr(record, "workspace_id", None) is None:
+            record.workspace_id = current_workspace_id()
+        return True
+
+
+class RedactingFilter(logging.Filter):
+    """Renders the message once and removes tokens from it and from string extras."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = redact(record.getMessage())
+        record.args = None
+        for key, value in list(record.__dict__.items()):
+            if key not in _STANDARD and isinstance(value, str):
+                setattr(record, key, redact(value))
+        if record.exc_info and not record.exc_text:
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        return True
+
+
+_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+
+
+def configure_logging(level: str = "INFO", stream=None) -> None:
+    """Send JSON lines to ``stream`` (stdout by default) at ``level``, replacing other handlers."""
+    logging.config.dictConfig({
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"context": {"()": ContextFilter}, "redact": {"()": RedactingFilter}},
+        "formatters": {"json": {
+            "()": JsonFormatter,
+            "fmt": "{asctime}{levelname}{name}{message}",
+            "style": "{",
+            "rename_fields": {"levelname": "level", "asctime": "time"},
+        }},
+        "handlers": {"stdout": {
+            "class": "logging.StreamHandler",
+            "stream": stream or sys.stdout,
+            "formatter": "json",
+            "filters": ["context", "redact"],
+        }},
+        "root": {"level": level, "handlers": ["stdout"]},
+    })

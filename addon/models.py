@@ -1,0 +1,170 @@
+"""Database tables. Every table carries an indexed ``workspace_id``; read them through ``addon.store``.
+
+Tokens live only in ``EncryptedText`` columns. JSON columns are JSONB on PostgreSQL and JSON
+(text) on SQLite.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .crypto import EncryptedText
+from .extensions import db
+
+JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+# SQLite only autoincrements INTEGER PRIMARY KEY; PostgreSQL gets 64-bit ids.
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+def utcnow() -> datetime:
+    """Timezone-aware now, the only clock the models use."""
+    return datetime.now(UTC)
+
+
+class InstallationStatus(enum.StrEnum):
+    ACTIVE = "ACTIVE"
+    INACTIVE = "INACTIVE"
+    DELETED = "DELETED"
+
+
+class Installation(db.Model):
+    """One Clockify workspace that installed the add-on (soft-deleted on uninstall)."""
+
+    __tablename__ = "installations"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(sa.String(64), unique=True, index=True)
+    addon_id: Mapped[str] = mapped_column(sa.String(64))
+    status: Mapped[str] = mapped_column(sa.String(16), default=InstallationStatus.ACTIVE.value)
+    installation_token: Mapped[str] = mapped_column(EncryptedText())
+    api_url: Mapped[str] = mapped_column(sa.String(512))
+    reports_url: Mapped[str | None] = mapped_column(sa.String(512))
+    as_user: Mapped[str | None] = mapped_column(sa.String(64))
+    addon_user_id: Mapped[str | None] = mapped_column(sa.String(64))
+    settings: Mapped[dict] = mapped_column(JSONType, default=dict)
+    settings_updated_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    installed_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    status_changed_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    uninstalled_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == InstallationStatus.ACTIVE.value
+
+    def __repr__(self) -> str:
+        return f"<Installation {self.workspace_id} {self.status}>"
+
+
+class InstallationWebhook(db.Model):
+    """A webhook of an installation: declared in the manifest or registered through the API.
+
+    ``token_digest`` finds a delivery's token in one indexed lookup; ``token`` keeps the secret
+    itself, encrypted. ``clockify_webhook_id`` is set for API-registered webhooks.
+    """
+
+    __tablename__ = "installation_webhooks"
+    __table_args__ = (sa.UniqueConstraint("workspace_id", "path", "event"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(sa.String(64), index=True)
+    path: Mapped[str] = mapped_column(sa.String(255))
+    event: Mapped[str] = mapped_column(sa.String(64), default="")
+    source: Mapped[str] = mapped_column(sa.String(16), default="manifest")
+    token: Mapped[str | None] = mapped_column(EncryptedText())
+    token_digest: Mapped[str | None] = mapped_column(sa.String(64), index=True)
+    clockify_webhook_id: Mapped[str | None] = mapped_column(sa.String(64))
+    status: Mapped[str] = mapped_column(sa.String(16), default="active")
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<InstallationWebhook {self.workspace_id} {self.path} {self.event or '*'} {self.status}>"
+
+
+class WebhookEvent(db.Model):
+    """Immutable ledger of accepted webhook deliveries; only the processing fields change."""
+
+    __tablename__ = "webhook_events"
+    __table_args__ = (sa.UniqueConstraint("workspace_id", "dedupe_key"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(sa.String(64), index=True)
+    event_type: Mapped[str] = mapped_column(sa.String(64), index=True)
+    route: Mapped[str] = mapped_column(sa.String(16))
+    known_event: Mapped[bool] = mapped_column(sa.Boolean, default=True)
+    dedupe_key: Mapped[str] = mapped_column(sa.String(128))
+    payload: Mapped[str] = mapped_column(sa.Text)
+    headers: Mapped[dict] = mapped_column(JSONType, default=dict)
+    received_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow, index=True)
+    status: Mapped[str] = mapped_column(sa.String(16), default="received", index=True)
+    attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    enqueued_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    processed_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+
+    def __repr__(self) -> str:
+        return f"<WebhookEvent {self.id} {self.workspace_id} {self.event_type} {self.status}>"
+
+
+class ApiCall(db.Model):
+    """Audit trail of API Studio calls (parameters stored with secrets redacted)."""
+
+    __tablename__ = "api_calls"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(sa.String(64), index=True)
+    user_id: Mapped[str | None] = mapped_column(sa.String(64))
+    operation_id: Mapped[str | None] = mapped_column(sa.String(128))
+    method: Mapped[str] = mapped_column(sa.String(8))
+    path: Mapped[str] = mapped_column(sa.String(512))
+    token_kind: Mapped[str] = mapped_column(sa.String(16), default="user")
+    request: Mapped[dict] = mapped_column(JSONType, default=dict)
+    status_code: Mapped[int | None] = mapped_column(sa.Integer)
+    outcome: Mapped[str] = mapped_column(sa.String(32))
+    duration_ms: Mapped[float | None] = mapped_column(sa.Float)
+    error: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow, index=True)
+
+
+class BootstrapJob(db.Model):
+    """One bootstrap run of a workspace: progress, errors and per-operation checkpoints."""
+
+    __tablename__ = "bootstrap_jobs"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(sa.String(64), index=True)
+    status: Mapped[str] = mapped_column(sa.String(16), default="pending", index=True)
+    trigger: Mapped[str] = mapped_column(sa.String(16), default="install")
+    operations_total: Mapped[int] = mapped_column(sa.Integer, default=0)
+    operations_done: Mapped[int] = mapped_column(sa.Integer, default=0)
+    items_stored: Mapped[int] = mapped_column(sa.Integer, default=0)
+    errors: Mapped[list] = mapped_column(JSONType, default=list)
+    checkpoints: Mapped[dict] = mapped_column(JSONType, default=dict)
+    rq_job_id: Mapped[str | None] = mapped_column(sa.String(128))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class WorkspaceData(db.Model):
+    """A cached Clockify entity. ``source`` names its kind (``projects``, ``time-entries``, ...)."""
+
+    __tablename__ = "workspace_data"
+    __table_args__ = (sa.UniqueConstraint("workspace_id", "source", "entity_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(sa.String(64), index=True)
+    source: Mapped[str] = mapped_column(sa.String(128))
+    entity_id: Mapped[str] = mapped_column(sa.String(128))
+    data: Mapped[dict] = mapped_column(JSONType)
+    bootstrap_job_id: Mapped[int | None] = mapped_column(sa.BigInteger)
+    fetched_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow, onupdate=utcnow)

@@ -1,0 +1,9 @@
+"""HTTP adapters: one blueprint per surface. Views read the request, call plain-Python code
+from ``addon.clockify``, ``addon.store`` and ``addon.jobs``, and return JSON."""
+
+
+def register_blueprints(app) -> None:
+    """Register every blueprint of the add-on on ``app``."""
+    from . import health
+
+    app.register_blueprint(health.bp)

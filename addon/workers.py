@@ -1,0 +1,99 @@
+"""RQ workers that run every job inside the Flask app context and record job metrics.
+
+* ``AppWorker`` (``python worker.py``): RQ's ``HerokuWorker``, so SIGTERM is a warm shutdown
+  (the running job gets ``ShutDownImminentException`` after a grace period and is retried);
+  each job runs in a forked horse.
+* ``AppSimpleWorker``: same hooks, jobs in-process (tests, embedded mode).
+* ``EmbeddedWorker``: development without Redis; a daemon thread of the web process that drains
+  the fakeredis queues and moves due scheduled jobs (retries) every half second.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+
+from rq import SimpleWorker
+from rq.scheduler import RQScheduler
+from rq.worker import HerokuWorker
+
+from . import metrics
+from .extensions import db
+from .queueing import PRIORITY_ORDER, get_queue
+from .request_context import bind
+
+log = logging.getLogger(__name__)
+
+
+class _AppJobs:
+    """Mixin: app context, fork-safe database pool and metrics around each job."""
+
+    def __init__(self, *args, app, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.app = app
+        self._parent_pid = os.getpid()
+
+    def perform_job(self, job, queue):
+        with self.app.app_context():
+            if os.getpid() != self._parent_pid:
+                # Never reuse pooled connections inherited through fork.
+                db.engine.dispose(close=False)
+            bind(job.meta.get("request_id"), job.meta.get("workspace_id"))
+            try:
+                return super().perform_job(job, queue)
+            finally:
+                bind(None)
+
+    def execute_job(self, job, queue):
+        # Runs in the parent: counters incremented here survive the horse's os._exit.
+        started = time.monotonic()
+        try:
+            return super().execute_job(job, queue)
+        finally:
+            name = job.func_name.rsplit(".", 1)[-1]
+            try:
+                outcome = job.get_status(refresh=True) or "unknown"
+            except Exception:  # job expired or Redis blinked: still count the run
+                outcome = "unknown"
+            outcome = getattr(outcome, "value", outcome)
+            metrics.JOBS.inc(job=name, outcome=outcome, connection=self.connection)
+            metrics.JOB_DURATION.observe(time.monotonic() - started, job=name, connection=self.connection)
+
+
+class AppWorker(_AppJobs, HerokuWorker):
+    """Production worker: forks a horse per job, warm shutdown on SIGTERM."""
+
+
+class AppSimpleWorker(_AppJobs, SimpleWorker):
+    """Runs jobs in the calling process."""
+
+
+class EmbeddedWorker(threading.Thread):
+    """Development-only job runner on a daemon thread of the web process."""
+
+    poll_seconds = 0.5
+
+    def __init__(self, app, connection):
+        super().__init__(name="embedded-rq-worker", daemon=True)
+        self.app, self.connection = app, connection
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        queues = [get_queue(name, self.connection) for name in PRIORITY_ORDER]
+        scheduler = RQScheduler(PRIORITY_ORDER, connection=self.connection)
+        scheduler.prepare_registries(PRIORITY_ORDER)
+        worker = _ThreadWorker(queues, connection=self.connection, app=self.app)
+        while not self.stopping.is_set():
+            try:
+                scheduler.enqueue_scheduled_jobs()
+                worker.work(burst=True, logging_level="WARNING")
+            except Exception:  # keep the dev server's job runner alive whatever a job does
+                log.exception("embedded worker loop failed")
+            self.stopping.wait(self.poll_seconds)
+
+
+class _ThreadWorker(AppSimpleWorker):
+    def _install_signal_handlers(self):
+        """Signals belong to the main thread; the embedded worker stops with the process."""

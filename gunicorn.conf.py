@@ -1,0 +1,40 @@
+"""gunicorn settings for Heroku-style dynos (``gunicorn wsgi:app`` picks this file up).
+
+Validates the configuration before any worker boots (one ``configuration error`` line, exit 1),
+wipes the Prometheus multiprocess directory once per boot, and removes dead workers' live gauges.
+"""
+
+import os
+import shutil
+import sys
+
+from addon.config import ConfigError, load_settings
+
+try:
+    _settings = load_settings(os.environ, os.path.join(os.path.dirname(os.path.abspath(__file__)), "instance"))
+except ConfigError as _error:
+    sys.exit(f"configuration error: {_error}")
+
+bind = [f"0.0.0.0:{os.environ.get('PORT', '5000')}"]
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+worker_class = "gthread"
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+# The router gives up after 30 s; finish or drop requests before Heroku's SIGKILL.
+timeout = 20
+graceful_timeout = 20
+keepalive = 100
+accesslog = "-"
+access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms request_id=%({x-request-id}o)s'
+
+_multiproc_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+if _multiproc_dir:
+    # Must happen before any worker imports prometheus_client: stale files would be summed in.
+    shutil.rmtree(_multiproc_dir, ignore_errors=True)
+    os.makedirs(_multiproc_dir)
+
+
+def child_exit(server, worker):
+    if _multiproc_dir:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
