@@ -66,11 +66,16 @@ class InstallationWebhook(db.Model):
     """A webhook of an installation: declared in the manifest or registered through the API.
 
     ``token_digest`` finds a delivery's token in one indexed lookup; ``token`` keeps the secret
-    itself, encrypted. ``clockify_webhook_id`` is set for API-registered webhooks.
+    itself, encrypted. INSTALLED's ``webhooks[]`` names no event, so manifest rows have
+    ``event = ""`` and several may share a path. ``clockify_webhook_id`` is set for
+    API-registered webhooks.
     """
 
     __tablename__ = "installation_webhooks"
-    __table_args__ = (sa.UniqueConstraint("workspace_id", "path", "event"),)
+    __table_args__ = (
+        sa.UniqueConstraint("workspace_id", "token_digest"),
+        sa.Index("ix_installation_webhooks_workspace_path", "workspace_id", "path"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     workspace_id: Mapped[str] = mapped_column(sa.String(64), index=True)
@@ -78,7 +83,7 @@ class InstallationWebhook(db.Model):
     event: Mapped[str] = mapped_column(sa.String(64), default="")
     source: Mapped[str] = mapped_column(sa.String(16), default="manifest")
     token: Mapped[str | None] = mapped_column(EncryptedText())
-    token_digest: Mapped[str | None] = mapped_column(sa.String(64), index=True)
+    token_digest: Mapped[str | None] = mapped_column(sa.String(64))
     clockify_webhook_id: Mapped[str | None] = mapped_column(sa.String(64))
     status: Mapped[str] = mapped_column(sa.String(16), default="active")
     last_error: Mapped[str | None] = mapped_column(sa.Text)

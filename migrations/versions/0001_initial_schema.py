@@ -73,10 +73,10 @@ def upgrade():
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_installation_webhooks')),
-    sa.UniqueConstraint('workspace_id', 'path', 'event', name=op.f('uq_installation_webhooks_workspace_id_path_event'))
+    sa.UniqueConstraint('workspace_id', 'token_digest', name=op.f('uq_installation_webhooks_workspace_id_token_digest'))
     )
     with op.batch_alter_table('installation_webhooks', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_installation_webhooks_token_digest'), ['token_digest'], unique=False)
+        batch_op.create_index('ix_installation_webhooks_workspace_path', ['workspace_id', 'path'], unique=False)
         batch_op.create_index(batch_op.f('ix_installation_webhooks_workspace_id'), ['workspace_id'], unique=False)
 
     op.create_table('installations',
@@ -161,7 +161,7 @@ def downgrade():
     op.drop_table('installations')
     with op.batch_alter_table('installation_webhooks', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_installation_webhooks_workspace_id'))
-        batch_op.drop_index(batch_op.f('ix_installation_webhooks_token_digest'))
+        batch_op.drop_index('ix_installation_webhooks_workspace_path')
 
     op.drop_table('installation_webhooks')
     with op.batch_alter_table('bootstrap_jobs', schema=None) as batch_op:
