@@ -65,9 +65,11 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     register_error_handlers(app)
 
     from . import models  # noqa: F401  (registers the tables with the metadata)
+    from .cli import register_cli
     from .web import register_blueprints
 
     register_blueprints(app)
+    register_cli(app)
 
     if settings.embedded_redis and settings.env == "development":
         from .workers import EmbeddedWorker

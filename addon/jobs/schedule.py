@@ -9,6 +9,8 @@ from __future__ import annotations
 from rq import Retry
 from rq.job import Job
 
+from ..extensions import db
+from ..models import BootstrapJob
 from ..queueing import BOOTSTRAP, DEFAULT, enqueue
 
 BOOTSTRAP_JOB = "addon.jobs.bootstrap.run_bootstrap"
@@ -21,6 +23,30 @@ def job_id(kind: str, workspace_id: str) -> str:
     """The deterministic RQ job id of singleton work (RQ ids allow only ``[A-Za-z0-9_-]``)."""
     safe = "".join(c if c.isalnum() or c in "_-" else "_" for c in workspace_id)
     return f"{kind}-{safe}"
+
+
+ACTIVE_BOOTSTRAP_STATES = ("pending", "running")
+
+
+def request_bootstrap(workspace_id: str, trigger: str) -> tuple[BootstrapJob, bool]:
+    """Start a bootstrap of ``workspace_id`` unless one is pending or running.
+
+    Commits the new ``bootstrap_jobs`` row before enqueueing (the worker must see it).
+    :return: the run, and whether it was created now (False: the one already in progress).
+    """
+    current = db.session.execute(
+        db.select(BootstrapJob).where(BootstrapJob.workspace_id == workspace_id,
+                                      BootstrapJob.status.in_(ACTIVE_BOOTSTRAP_STATES))
+        .order_by(BootstrapJob.id.desc()).limit(1)).scalar_one_or_none()
+    if current is not None:
+        return current, False
+    run = BootstrapJob(workspace_id=workspace_id, trigger=trigger, status="pending")
+    db.session.add(run)
+    db.session.commit()
+    job = bootstrap(workspace_id, run.id)
+    run.rq_job_id = job.id
+    db.session.commit()
+    return run, True
 
 
 def bootstrap(workspace_id: str, bootstrap_job_id: int) -> Job:

@@ -1,0 +1,74 @@
+"""Cached Clockify entities of a workspace, keyed by (workspace, source, entity id).
+
+``source`` is the entity kind named after the API path's last segment (``projects``,
+``time-entries``...), shared by the bootstrap and the webhook handlers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy.dialects import postgresql, sqlite
+
+from ..extensions import db
+from ..models import WorkspaceData, utcnow
+
+_INSERT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+
+
+def upsert(workspace_id: str, source: str, entities: Iterable[tuple[str, dict]],
+           bootstrap_job_id: int | None = None) -> int:
+    """Insert or replace ``(entity_id, data)`` pairs in one statement; returns how many.
+
+    Concurrent upserts of one entity converge on the last writer instead of failing.
+    """
+    rows = [{"workspace_id": workspace_id, "source": source, "entity_id": str(entity_id), "data": data,
+             "bootstrap_job_id": bootstrap_job_id, "fetched_at": utcnow()} for entity_id, data in entities]
+    if not rows:
+        return 0
+    insert = _INSERT[db.session.get_bind().dialect.name](WorkspaceData)
+    statement = insert.values(rows).on_conflict_do_update(
+        index_elements=["workspace_id", "source", "entity_id"],
+        set_={"data": insert.excluded.data, "bootstrap_job_id": insert.excluded.bootstrap_job_id,
+              "fetched_at": insert.excluded.fetched_at})
+    db.session.execute(statement)
+    return len(rows)
+
+
+def delete(workspace_id: str, source: str, entity_id: str) -> int:
+    """Remove one cached entity; returns how many rows went (0 or 1)."""
+    result = db.session.execute(db.delete(WorkspaceData).where(
+        WorkspaceData.workspace_id == workspace_id, WorkspaceData.source == source,
+        WorkspaceData.entity_id == str(entity_id)))
+    return result.rowcount
+
+
+def delete_not_seen(workspace_id: str, source: str, bootstrap_job_id: int) -> int:
+    """After a complete bootstrap listing, remove the entities that run did not see."""
+    result = db.session.execute(db.delete(WorkspaceData).where(
+        WorkspaceData.workspace_id == workspace_id, WorkspaceData.source == source,
+        (WorkspaceData.bootstrap_job_id != bootstrap_job_id) | WorkspaceData.bootstrap_job_id.is_(None)))
+    return result.rowcount
+
+
+def delete_workspace(workspace_id: str) -> int:
+    """Remove every cached entity of ``workspace_id``."""
+    return db.session.execute(db.delete(WorkspaceData).where(WorkspaceData.workspace_id == workspace_id)).rowcount
+
+
+def list_entities(workspace_id: str, source: str | None = None, limit: int = 100,
+                  offset: int = 0) -> list[WorkspaceData]:
+    """Cached entities of ``workspace_id`` (optionally of one ``source``), oldest source first."""
+    query = db.select(WorkspaceData).where(WorkspaceData.workspace_id == workspace_id)
+    if source is not None:
+        query = query.where(WorkspaceData.source == source)
+    query = query.order_by(WorkspaceData.source, WorkspaceData.id).limit(limit).offset(offset)
+    return list(db.session.execute(query).scalars())
+
+
+def counts(workspace_id: str) -> dict[str, int]:
+    """Number of cached entities of ``workspace_id`` per source."""
+    rows = db.session.execute(
+        db.select(WorkspaceData.source, db.func.count()).where(WorkspaceData.workspace_id == workspace_id)
+        .group_by(WorkspaceData.source)).all()
+    return {source: count for source, count in rows}
