@@ -26,17 +26,17 @@ def _database_url(tmp_path_factory) -> str:
         # A file, so forked workers and gunicorn subprocesses see the same database.
         return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
     if url.startswith("postgres"):
-        _ensure_postgres_database(url)
+        _recreate_postgres_database(url)
     return url
 
 
-def _ensure_postgres_database(url: str) -> None:
+def _recreate_postgres_database(url: str) -> None:
+    """Start every session from an empty database, whatever an earlier run left behind."""
     target = sa.engine.make_url(url.replace("postgresql://", "postgresql+psycopg://", 1))
     admin = sa.create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        exists = conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": target.database}).scalar()
-        if not exists:
-            conn.execute(sa.text(f'CREATE DATABASE "{target.database}"'))
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
+        conn.execute(sa.text(f'CREATE DATABASE "{target.database}"'))
     admin.dispose()
 
 
@@ -67,12 +67,11 @@ def base_overrides(tmp_path_factory, signer) -> dict:
 @pytest.fixture(scope="session")
 def app(base_overrides):
     """The app, with the schema built by the real migrations."""
-    from flask_migrate import downgrade, upgrade
+    from flask_migrate import upgrade
 
     app = create_app(base_overrides)
     redis.Redis.from_url(TEST_REDIS_URL).flushdb()
     with app.app_context():
-        downgrade(revision="base")
         upgrade()
     yield app
     with app.app_context():
