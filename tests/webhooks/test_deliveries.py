@@ -122,3 +122,41 @@ def test_find_entities_is_defensive():
     assert find_entities([{"id": "a"}, {"id": "a", "v": 2}], ()) == [("a", {"id": "a", "v": 2})]
     for odd in (None, 3, "s", [], {}, {"id": True}, {"id": "x" * 200}, {"project": [1, "2"]}, {"other": {"id": "z"}}):
         assert find_entities(odd, ("project",)) == []
+
+
+def test_handler_modules_are_discovered_without_importing_them(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import sys; from addon.webhook_handlers import registry; "
+            "assert 'addon.webhook_handlers.workspace_data' not in sys.modules; "
+            "print([h.__name__ for h in registry.handlers_for('NEW_PROJECT')])")
+    root = Path(__file__).resolve().parents[2]
+    output = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
+    assert output.stdout.strip() == "['refresh_workspace_data']"
+
+
+def test_readme_handler_example_registers_and_runs(caplog):
+    import logging
+    import re
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from addon.webhook_handlers import Event, Skipped, registry
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("## Webhook handlers", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    namespace = {"__name__": "readme_example"}
+    exec(compile(code, "README.md", "exec"), namespace)
+    handler = namespace["announce_project"]
+    try:
+        assert handler in registry.handlers_for("PROJECT_UPDATED")
+        caplog.set_level(logging.INFO, logger="readme_example")
+        handler(Event(1, "ws", "NEW_PROJECT", {"name": "Apollo"}, True, datetime.now(UTC), 1))
+        assert "Apollo" in caplog.text
+        with pytest.raises(Skipped):
+            handler(Event(2, "ws", "NEW_PROJECT", [], True, datetime.now(UTC), 1))
+    finally:
+        registry.remove(handler)

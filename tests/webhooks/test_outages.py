@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from prometheus_client import REGISTRY
 
 from addon import create_app
 from addon.extensions import db
@@ -70,9 +71,12 @@ def test_database_down_is_503_and_the_redelivery_is_stored_once(make_app, worksp
                                                               queued_job_ids):
     no_database = make_app(DATABASE_URL=UNREACHABLE_POSTGRES)
     payload = entity_payload(workspace.workspace_id, "p-db-down")
+    labels = {"event": "NEW_PROJECT", "outcome": "rejected_storage_unavailable"}
+    before = REGISTRY.get_sample_value("addon_webhook_deliveries_total", labels) or 0.0
     response = deliver(workspace, "NEW_PROJECT", payload, app_client=no_database.test_client())
     assert response.status_code == 503
     assert response.get_json()["error"] == "storage_unavailable"
+    assert REGISTRY.get_sample_value("addon_webhook_deliveries_total", labels) == before + 1
     assert stored_events() == [] and queued_job_ids("high") == []
 
     redelivered = deliver(workspace, "NEW_PROJECT", payload)
