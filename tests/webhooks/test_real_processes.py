@@ -1,5 +1,6 @@
-"""Against a real gunicorn (2 workers x 4 threads) over HTTP: concurrent duplicates collapse to
-one row and one job; chunked bodies are capped while streaming."""
+"""Real processes: a gunicorn (2 workers x 4 threads) over HTTP, where concurrent duplicates
+collapse to one row and one job and chunked bodies are capped while streaming; and
+``python worker.py``, whose periodic sweep finds events nobody enqueued."""
 
 import json
 import os
@@ -96,3 +97,33 @@ def test_chunked_bodies_are_capped_while_streaming(server, workspace, stored_eve
     small = requests.post(f"{server}/webhooks/project", data=chunks(1000), headers=headers, timeout=30)
     assert small.status_code == 200 and small.json()["status"] == "accepted"
     assert [json.loads(r.payload)["id"] for r in stored_events()] == ["p-chunked"]
+
+
+def test_production_worker_sweeps_events_it_never_received(base_overrides, workspace, deliver, stored_events,
+                                                           tmp_path):
+    """``python worker.py`` schedules the sweep itself; an event stored while Redis was down
+    gets processed without anyone enqueueing it."""
+    from addon import create_app
+    from addon.extensions import db
+
+    no_redis = create_app({**base_overrides, "REDIS_URL": "redis://127.0.0.1:1/0"})
+    assert deliver(workspace, "NEW_TAG", app_client=no_redis.test_client()).status_code == 200
+    with no_redis.app_context():
+        db.engine.dispose()
+    assert stored_events()[0].status == "received"
+
+    env = {**os.environ, **{k: str(v) for k, v in base_overrides.items()},
+           "WEBHOOK_SWEEP_SECONDS": "1", "LOG_LEVEL": "WARNING"}
+    log = tmp_path / "worker.log"
+    with open(log, "wb") as output:
+        process = subprocess.Popen([sys.executable, "worker.py"], cwd=ROOT, env=env, stdout=output,
+                                   stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while stored_events()[0].status != "processed":
+            assert process.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.2)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    assert stored_events()[0].attempts == 1
