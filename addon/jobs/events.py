@@ -21,6 +21,7 @@ from redis.exceptions import RedisError
 from rq import get_current_job
 from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job, JobStatus
+from rq.timeouts import BaseTimeoutException
 
 from .. import metrics
 from ..clockify.deliveries import event_label
@@ -104,6 +105,11 @@ def _run_handlers(event: Event) -> tuple[list[str], list[str]]:
         except Skipped as skipped:
             log.info("handler %s skipped event %s: %s", name, event.id, skipped)
             notes.append(f"{name}: skipped: {redact(str(skipped))}")
+        except BaseTimeoutException:
+            # The job's time is up: record it and let RQ retry; the remaining handlers run then.
+            log.error("handler %s timed out on event %s", name, event.id)
+            errors.append(f"{name}: timed out")
+            break
         except Exception as error:  # a handler's bug must be recorded, not crash the others
             log.exception("handler %s failed on event %s", name, event.id)
             errors.append(f"{name}: {type(error).__name__}: {redact(str(error))}")

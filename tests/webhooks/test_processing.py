@@ -220,3 +220,23 @@ def test_process_event_is_scoped_to_its_workspace(app, install, deliver, stored_
         assert process_event(row.id, beta.workspace_id) == "missing"
         assert event_store.get(beta.workspace_id, row.id) is None
     assert calls == [] and stored_events()[0].status == "received"
+
+
+def test_a_handler_timeout_stops_the_run_and_is_retried(workspace, deliver, run_jobs, stored_events, handler):
+    from rq.timeouts import JobTimeoutException
+
+    later = []
+
+    @handler("NEW_TASK")
+    def slow(event):
+        raise JobTimeoutException("Task exceeded maximum timeout value (300 seconds)")
+
+    @handler("NEW_TASK")
+    def after(event):
+        later.append(event.id)
+
+    deliver(workspace, "NEW_TASK")
+    run_jobs()
+    [row] = stored_events()
+    assert row.status == "retrying" and "slow: timed out" in row.last_error
+    assert later == []
