@@ -6,12 +6,16 @@ named here by dotted path, so enqueueing never imports a job's dependencies.
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime
+
 from rq import Retry
+from rq.exceptions import DuplicateJobError
 from rq.job import Job
 
 from ..extensions import db
 from ..models import BootstrapJob
-from ..queueing import BOOTSTRAP, DEFAULT, enqueue
+from ..queueing import BOOTSTRAP, DEFAULT, HIGH, enqueue, get_queue
 
 BOOTSTRAP_JOB = "addon.jobs.bootstrap.run_bootstrap"
 REGISTER_WEBHOOKS_JOB = "addon.jobs.webhook_registration.register_webhooks"
@@ -75,3 +79,51 @@ def purge_workspace(workspace_id: str) -> Job:
     return enqueue(DEFAULT, PURGE_WORKSPACE_JOB, workspace_id,
                    job_id=job_id("purge", workspace_id), workspace_id=workspace_id,
                    job_timeout=600, retry=Retry(max=3, interval=[10, 60, 300]))
+
+
+PROCESS_EVENT_JOB = "addon.jobs.events.process_event"
+SWEEP_EVENTS_JOB = "addon.jobs.events.sweep_events"
+# Handler failures retry after 10 s, 1 min, 5 min, 15 min, then the event is marked failed.
+EVENT_RETRY_INTERVALS = (10, 60, 300, 900)
+# The database is the record of an event; RQ's copy of a failed job need not outlive a week.
+EVENT_FAILURE_TTL = 7 * 24 * 3600
+
+
+def event_job_id(event_id: int) -> str:
+    """The deterministic RQ job id of one stored webhook event."""
+    return f"webhook-event-{event_id}"
+
+
+def process_webhook_event(event_id: int, workspace_id: str) -> Job:
+    """Process a stored webhook event on the ``high`` queue.
+
+    :raise rq.exceptions.DuplicateJobError: a job for this event still exists in Redis (pending,
+        or finished/failed and not yet expired); ``addon.jobs.events.requeue`` handles that.
+    :raise redis.exceptions.RedisError: Redis is unavailable (the row stays ``received``).
+    """
+    return enqueue(HIGH, PROCESS_EVENT_JOB, event_id, workspace_id, job_id=event_job_id(event_id),
+                   workspace_id=workspace_id, unique=True, job_timeout=300, result_ttl=300,
+                   failure_ttl=EVENT_FAILURE_TTL,
+                   retry=Retry(max=len(EVENT_RETRY_INTERVALS), interval=list(EVENT_RETRY_INTERVALS)))
+
+
+SWEEP_JOB_PREFIX = "webhook-sweep-"
+
+
+def webhook_sweep(every_seconds: int, now: float | None = None, min_slot: int = 0) -> Job | None:
+    """Schedule the webhook sweep at the start of the next ``every_seconds`` slot (or of
+    ``min_slot`` if later).
+
+    The job id names the slot, so any number of workers (and the sweep rescheduling itself)
+    schedule each slot once. Needs a worker running RQ's scheduler.
+    :return: the job, or None when that slot was already scheduled.
+    """
+    slot = max(int((time.time() if now is None else now) // every_seconds) + 1, min_slot)
+    queue = get_queue(DEFAULT)
+    job = queue.create_job(SWEEP_EVENTS_JOB, job_id=f"{SWEEP_JOB_PREFIX}{slot}", timeout=600,
+                           result_ttl=every_seconds, failure_ttl=EVENT_FAILURE_TTL,
+                           meta={"request_id": None, "workspace_id": None})
+    try:
+        return queue.schedule_job(job, datetime.fromtimestamp(slot * every_seconds, UTC), unique=True)
+    except DuplicateJobError:
+        return None

@@ -4,6 +4,9 @@ from ``addon.clockify``, ``addon.store`` and ``addon.jobs``, and return JSON."""
 
 def register_blueprints(app) -> None:
     """Register every blueprint of the add-on on ``app``."""
-    from . import health
+    from . import health, operator, webhooks
 
     app.register_blueprint(health.bp)
+    app.register_blueprint(webhooks.bp)
+    if app.config["SETTINGS"].env == "development":
+        app.register_blueprint(operator.bp)

@@ -1,0 +1,163 @@
+"""Decisions about one webhook delivery, in plain Python (no Flask, no database).
+
+The HTTP adapter (``addon.web.webhooks``) reads the request and calls these functions in the
+order of the contract; they only look at values and return verdicts.
+
+What Clockify sends beyond the two documented headers is UNCONFIRMED, so:
+
+* the event type comes from the ``Clockify-Webhook-Event-Type`` header; only when that header is
+  absent is it read from the body's top-level ``eventType``, then ``event`` field (strings only);
+* the payload's workspace is its top-level ``workspaceId`` (for a top-level list, each element's);
+  nested objects are not inspected, since they may legitimately name other ids;
+* the dedupe key is a delivery id header (``Clockify-Delivery-Id`` or ``X-Clockify-Delivery-Id``)
+  when one is sent, else the SHA-256 of event type + raw body. ``X-Request-ID`` is never used:
+  proxies set it per hop, and it does not identify a Clockify delivery.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..logs import redact
+from . import events
+
+EVENT_TYPE_HEADER = "Clockify-Webhook-Event-Type"
+TOKEN_HEADER = "Clockify-Signature"
+DELIVERY_ID_HEADERS = ("Clockify-Delivery-Id", "X-Clockify-Delivery-Id")
+BODY_EVENT_TYPE_FIELDS = ("eventType", "event")
+UNKNOWN_EVENT_LABEL = "UNKNOWN"
+
+# Headers that carry credentials: never stored with an event.
+SECRET_HEADERS = frozenset(h.lower() for h in (
+    TOKEN_HEADER, "Authorization", "Proxy-Authorization", "Cookie", "X-Addon-Token",
+    "X-Addon-Lifecycle-Token", "X-Api-Key"))
+
+_EVENT_NAME = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
+_DELIVERY_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+# Why a delivery was refused; metric outcomes are ``rejected_<reason>`` from this fixed list.
+REJECTION_REASONS = (
+    "payload_too_large", "invalid_token", "webhook_token", "workspace_mismatch", "addon_mismatch",
+    "installation_inactive", "invalid_event_type", "wrong_category", "malformed_json", "storage_unavailable",
+    "other",
+)
+OUTCOMES = ("accepted", "duplicate", *(f"rejected_{r}" for r in REJECTION_REASONS))
+
+
+@dataclass(frozen=True)
+class ParsedBody:
+    """The body decoded as UTF-8 JSON; ``ok`` is False when it is not valid JSON."""
+
+    text: str | None
+    value: Any = None
+
+    @property
+    def ok(self) -> bool:
+        return self.text is not None
+
+
+def parse_body(raw: bytes) -> ParsedBody:
+    """Decode ``raw`` as UTF-8 JSON. Never raises: a bad body gives ``ok == False``."""
+    try:
+        text = raw.decode("utf-8")
+        return ParsedBody(text, json.loads(text))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return ParsedBody(None)
+
+
+def event_type_of(header_value: str | None, body: ParsedBody) -> str | None:
+    """The delivery's event type: the header, else a body field (see module docstring).
+
+    :return: the name, or None when neither gives a well-formed event name.
+    """
+    if header_value is not None and header_value.strip():
+        value = header_value.strip()
+        return value if _EVENT_NAME.match(value) else None
+    if body.ok and isinstance(body.value, dict):
+        for name in BODY_EVENT_TYPE_FIELDS:
+            value = body.value.get(name)
+            if isinstance(value, str) and _EVENT_NAME.match(value.strip()):
+                return value.strip()
+    return None
+
+
+@dataclass(frozen=True)
+class RouteVerdict:
+    """Whether ``event_type`` may be delivered to a route, and whether the contract knows it."""
+
+    allowed: bool
+    known: bool
+    message: str = ""
+
+
+def check_route(category: str, event_type: str, registered_event: str = "") -> RouteVerdict:
+    """Decide whether ``event_type`` belongs on the ``category`` route.
+
+    Known events only on their own category; unknown (new) events only on ``generic``. A token
+    registered through the API for one event (``registered_event``) is valid for that event only.
+    """
+    known = events.is_known(event_type)
+    if registered_event and registered_event != event_type:
+        return RouteVerdict(False, known, f"This webhook token was registered for {registered_event}, "
+                                          f"not {event_type}.")
+    if known:
+        own = events.category_of(event_type)
+        if own != category:
+            return RouteVerdict(False, True, f"{event_type} is delivered to {events.route_path(own)}, "
+                                             f"not {events.route_path(category)}.")
+        return RouteVerdict(True, True)
+    if category != events.GENERIC:
+        return RouteVerdict(False, False, f"Unknown event {event_type} is accepted only on "
+                                          f"{events.route_path(events.GENERIC)}.")
+    return RouteVerdict(True, False)
+
+
+def payload_workspace_ids(value: Any) -> set[str]:
+    """Workspace ids a payload names: a top-level ``workspaceId``, or each top-level list
+    element's. Non-string values count as a (mismatching) workspace so they fail closed."""
+    items = value if isinstance(value, list) else [value]
+    found = set()
+    for item in items:
+        if isinstance(item, dict) and "workspaceId" in item and item["workspaceId"] is not None:
+            found.add(item["workspaceId"] if isinstance(item["workspaceId"], str) else repr(item["workspaceId"]))
+    return found
+
+
+def delivery_id(headers: Mapping[str, str]) -> str | None:
+    """A well-formed delivery id header, if the sender gave one."""
+    for name in DELIVERY_ID_HEADERS:
+        value = (headers.get(name) or "").strip()
+        if value and _DELIVERY_ID.match(value):
+            return value
+    return None
+
+
+def dedupe_key(event_type: str, raw_body: bytes, delivery: str | None = None) -> str:
+    """The key that makes redeliveries of one delivery collapse to one stored row.
+
+    Never derived from the entity id: an update after a create of the same entity is a new event.
+    """
+    if delivery:
+        return "delivery:" + hashlib.sha256(delivery.encode()).hexdigest()
+    return "sha256:" + hashlib.sha256(event_type.encode() + b"\n" + raw_body).hexdigest()
+
+
+def storable_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """The request headers to keep with an event: credentials dropped, token-looking values redacted."""
+    return {name: redact(value) for name, value in headers.items() if name.lower() not in SECRET_HEADERS}
+
+
+def event_label(event_type: str | None) -> str:
+    """Metric label of an event type: the name when the contract knows it, else ``UNKNOWN``."""
+    return event_type if event_type and events.is_known(event_type) else UNKNOWN_EVENT_LABEL
+
+
+def rejection_reason(code: str, check: str | None = None) -> str:
+    """Map an error code (and, for 401s, the failed check) to one of ``REJECTION_REASONS``."""
+    reason = "webhook_token" if check == "webhook_token" else code
+    return reason if reason in REJECTION_REASONS else "other"

@@ -1,0 +1,133 @@
+"""Webhook ingestion: ``POST /webhooks/time|project|user|expense|custom|generic``.
+
+Checks, in this order, failing closed: size (413) → token present and valid (401) → token equals
+a stored webhook token of this installation and path (401, ``check: webhook_token``) → workspace
+and add-on match the installation and the payload (403) → installation active (410) → event type
+known for this route (400 ``wrong_category``; ``invalid_event_type`` when there is none) → body
+is JSON (400 ``malformed_json``). Then one insert (committed before answering) and one enqueue.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, current_app, g, jsonify, request
+from redis.exceptions import RedisError
+from rq.exceptions import DuplicateJobError
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from .. import auth
+from ..clockify import deliveries
+from ..clockify import events as contract_events
+from ..errors import AddonError, BadRequest, Forbidden, Gone, InvalidToken, PayloadTooLarge, ServiceUnavailable
+from ..jobs import schedule
+from ..metrics import WEBHOOK_DELIVERIES
+from ..store import events as event_store
+from ..store import installations
+from ..store.webhooks import find_webhook_token
+
+log = logging.getLogger(__name__)
+bp = Blueprint("webhooks", __name__)
+READ_CHUNK_BYTES = 64 * 1024
+
+
+@bp.post(f"/webhooks/<any({', '.join(contract_events.CATEGORIES)}):category>")
+def receive(category: str):
+    """Store one delivery and enqueue its processing; see the module docstring for the checks.
+
+    :return: 200 ``{"status": "accepted", "id"}`` once committed, or 200 ``{"status":
+        "duplicate", "duplicate": true, "id"}`` with the original row's id.
+    """
+    g.webhook_event_label = deliveries.event_label(request.headers.get(deliveries.EVENT_TYPE_HEADER, "").strip())
+    try:
+        return _ingest(category)
+    except AddonError as error:
+        _count(f"rejected_{deliveries.rejection_reason(error.code, error.extra.get('check'))}")
+        raise
+    except DBAPIError:
+        _count("rejected_storage_unavailable")
+        raise
+    except PoolTimeout:
+        _count("rejected_storage_unavailable")
+        raise ServiceUnavailable("The database is unavailable; try again later.", code="storage_unavailable",
+                                 headers={"Retry-After": "5"}) from None
+
+
+def _ingest(category: str):
+    raw = _read_body(current_app.config["SETTINGS"].webhook_max_payload_bytes)
+
+    token = request.headers.get(deliveries.TOKEN_HEADER)
+    claims = auth.verify(token, kind="webhook token")
+    workspace_id = claims.workspace_id
+    hook = find_webhook_token(workspace_id, request.path, token)
+    installation = installations.get(workspace_id) if hook is not None else None
+    if hook is None or installation is None:
+        log.warning("webhook token not stored for this path", extra={"path": request.path})
+        raise InvalidToken("The token is not a webhook token of this installation for this path.",
+                           check="webhook_token")
+
+    if claims.addon_id is not None and claims.addon_id != installation.addon_id:
+        raise Forbidden("The token belongs to another installation of the add-on.", code="addon_mismatch")
+    body = deliveries.parse_body(raw)
+    if body.ok and deliveries.payload_workspace_ids(body.value) - {workspace_id}:
+        raise Forbidden("The payload is about another workspace than the token.", code="workspace_mismatch")
+
+    if not installation.is_active:
+        raise Gone(f"The add-on is {installation.status.lower()} on this workspace.",
+                   status_value=installation.status)
+
+    event_type = deliveries.event_type_of(request.headers.get(deliveries.EVENT_TYPE_HEADER), body)
+    if event_type is None:
+        raise BadRequest(f"No valid event type: send it in the {deliveries.EVENT_TYPE_HEADER} header.",
+                         code="invalid_event_type")
+    g.webhook_event_label = deliveries.event_label(event_type)
+    verdict = deliveries.check_route(category, event_type, hook.event or "")
+    if not verdict.allowed:
+        raise BadRequest(verdict.message, code="wrong_category")
+
+    if not body.ok:
+        raise BadRequest("The body is not valid UTF-8 JSON.", code="malformed_json")
+
+    stored = event_store.record(
+        workspace_id, event_type=event_type, route=category, known_event=verdict.known,
+        dedupe_key=deliveries.dedupe_key(event_type, raw, deliveries.delivery_id(request.headers)),
+        payload=body.text, headers=deliveries.storable_headers(request.headers))
+    if not stored.created:
+        _count("duplicate")
+        return jsonify(status="duplicate", duplicate=True, id=str(stored.id))
+    if not verdict.known:
+        log.warning("unknown webhook event %s stored as %s", event_type, stored.id,
+                    extra={"event_type": event_type, "event_id": stored.id})
+    _enqueue(stored.id, workspace_id)
+    _count("accepted")
+    return jsonify(status="accepted", id=str(stored.id))
+
+
+def _read_body(limit: int) -> bytes:
+    """The body, refused with 413 as soon as it exceeds ``limit`` bytes: before reading when
+    ``Content-Length`` says so, while reading for chunked bodies (never more than limit + 1 held)."""
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadTooLarge(f"The body is larger than {limit} bytes.")
+    stream, buffer = request.stream, bytearray()
+    while chunk := stream.read(min(READ_CHUNK_BYTES, limit + 1 - len(buffer))):
+        buffer += chunk
+        if len(buffer) > limit:
+            raise PayloadTooLarge(f"The body is larger than {limit} bytes.")
+    return bytes(buffer)
+
+
+def _enqueue(event_id: int, workspace_id: str) -> None:
+    # The row is committed: a queue outage must not fail the delivery; the sweep enqueues it later.
+    try:
+        schedule.process_webhook_event(event_id, workspace_id)
+    except DuplicateJobError:
+        log.info("webhook event %s already has a job", event_id)
+    except RedisError as error:
+        log.warning("webhook event %s stored but not enqueued (%s); the sweep will enqueue it",
+                    event_id, type(error).__name__)
+
+
+def _count(outcome: str) -> None:
+    WEBHOOK_DELIVERIES.labels(event=g.get("webhook_event_label", deliveries.UNKNOWN_EVENT_LABEL),
+                              outcome=outcome).inc()
