@@ -4,6 +4,8 @@ from ``addon.clockify``, ``addon.store`` and ``addon.jobs``, and return JSON."""
 
 def register_blueprints(app) -> None:
     """Register every blueprint of the add-on on ``app``."""
-    from . import health
+    from . import health, lifecycle, manifest
 
     app.register_blueprint(health.bp)
+    app.register_blueprint(manifest.bp)
+    app.register_blueprint(lifecycle.bp)

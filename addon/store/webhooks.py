@@ -1,0 +1,70 @@
+"""Webhook tokens of an installation (``installation_webhooks``).
+
+Manifest rows come from INSTALLED's ``webhooks[]`` (``source="manifest"``, ``event=""``: the
+payload names no event, and several rows may share a path); API rows are written by the
+registration job (``source="api"``). Tokens are encrypted by the column type; ``token_digest``
+finds one in a single indexed lookup, then the stored token is compared in constant time.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Iterable
+
+from ..crypto import token_digest
+from ..extensions import db
+from ..models import InstallationWebhook
+
+MANIFEST, API = "manifest", "api"
+
+
+def add_manifest_tokens(workspace_id: str, entries: Iterable[tuple[str, str]]) -> list[InstallationWebhook]:
+    """Add a manifest row per ``(route path, token)`` (a token listed twice is stored once).
+
+    Does not commit: INSTALLED writes these in the same transaction as the installation.
+    """
+    rows: dict[str, InstallationWebhook] = {}
+    for path, token in entries:
+        digest = token_digest(token)
+        if digest not in rows:
+            rows[digest] = InstallationWebhook(workspace_id=workspace_id, path=path, event="", source=MANIFEST,
+                                               token=token, token_digest=digest, status="active")
+    db.session.add_all(rows.values())
+    return list(rows.values())
+
+
+def replace_manifest_tokens(workspace_id: str, entries: Iterable[tuple[str, str]]) -> list[InstallationWebhook]:
+    """Drop the workspace's manifest rows and add the new ones (a reinstall rotates tokens).
+
+    API-registered rows are left to the registration jobs. Does not commit.
+    """
+    db.session.execute(db.delete(InstallationWebhook).where(
+        InstallationWebhook.workspace_id == workspace_id, InstallationWebhook.source == MANIFEST))
+    db.session.flush()
+    return add_manifest_tokens(workspace_id, entries)
+
+
+def find_by_token(workspace_id: str, token: str, path: str | None = None) -> InstallationWebhook | None:
+    """The webhook row of ``workspace_id`` holding ``token`` (and, when given, on route ``path``).
+
+    Rows are returned whatever the installation's status: a deleted installation keeps its rows
+    so a late delivery can be told apart from a forgery; callers check the installation.
+    """
+    if not token:
+        return None
+    row = db.session.execute(db.select(InstallationWebhook).where(
+        InstallationWebhook.workspace_id == workspace_id,
+        InstallationWebhook.token_digest == token_digest(token))).scalar_one_or_none()
+    if row is None or row.token is None or not hmac.compare_digest(row.token.encode(), token.encode()):
+        return None
+    if path is not None and row.path != path:
+        return None
+    return row
+
+
+def list_for_workspace(workspace_id: str, source: str | None = None) -> list[InstallationWebhook]:
+    """The webhook rows of ``workspace_id`` (optionally of one ``source``), oldest first."""
+    query = db.select(InstallationWebhook).where(InstallationWebhook.workspace_id == workspace_id)
+    if source is not None:
+        query = query.where(InstallationWebhook.source == source)
+    return list(db.session.execute(query.order_by(InstallationWebhook.id)).scalars())

@@ -1,0 +1,40 @@
+"""Reading request bodies safely: a size cap enforced before the body is read, and JSON
+parsing that answers 400 instead of raising."""
+
+from __future__ import annotations
+
+import json
+
+from flask import request
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from ..errors import BadRequest, PayloadTooLarge
+
+
+def read_limited_body(limit: int) -> bytes:
+    """The raw body, at most ``limit`` bytes.
+
+    A ``Content-Length`` above the limit is refused before anything is read; a chunked body is
+    read through a stream that stops at the limit. Call it before anything touches the body.
+    :raise PayloadTooLarge: 413.
+    """
+    request.max_content_length = limit
+    try:
+        return request.get_data(cache=True)
+    except RequestEntityTooLarge:
+        raise PayloadTooLarge(f"The body is larger than {limit} bytes.", limit=limit) from None
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def parse_json(raw: bytes):
+    """Parse ``raw`` as strict JSON (UTF-8; no NaN or Infinity).
+
+    :raise BadRequest: 400 ``invalid_json``.
+    """
+    try:
+        return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
+        raise BadRequest("The body is not valid JSON.", code="invalid_json") from None
