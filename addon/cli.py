@@ -37,7 +37,7 @@ def manifest_write(output: Path | None, defaults: bool) -> None:
     path = output or ROOT / "manifest.json"
     try:
         written = manifest.write_manifest(settings, path)
-    except (manifest.ManifestError, ValueError) as error:
+    except (manifest.ManifestError, ValueError, OSError) as error:
         raise click.ClickException(str(error)) from None
     plan = manifest.webhook_plan(settings)
     click.echo(f"wrote {path} (schema {written['schemaVersion']}, {len(plan.declared)} webhooks declared, "

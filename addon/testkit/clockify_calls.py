@@ -54,7 +54,9 @@ class FlaskTransport:
         """Send one request; ``chunked`` streams the body without a Content-Length."""
         options = {"headers": dict(headers or {})}
         if chunked:
-            # As gunicorn does for chunked requests: the server terminates the stream.
+            # As gunicorn does for a chunked request: no Content-Length, and the server has
+            # already de-chunked and terminates the stream.
+            options["headers"]["Transfer-Encoding"] = "chunked"
             options.update(input_stream=io.BytesIO(body or b""), environ_overrides={"wsgi.input_terminated": True})
         else:
             options["data"] = body

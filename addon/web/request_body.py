@@ -15,14 +15,23 @@ def read_limited_body(limit: int) -> bytes:
     """The raw body, at most ``limit`` bytes.
 
     A ``Content-Length`` above the limit is refused before anything is read; a chunked body is
-    read through a stream that stops at the limit. Call it before anything touches the body.
+    read through a stream that stops one byte past the limit. Call it before anything touches
+    the body.
     :raise PayloadTooLarge: 413.
     """
-    request.max_content_length = limit
+    too_large = PayloadTooLarge(f"The body is larger than {limit} bytes.", limit=limit)
+    if request.content_length is not None and request.content_length > limit:
+        raise too_large
+    # Werkzeug's capped stream stops silently at the cap, so read one byte more to tell a body
+    # of exactly `limit` bytes from a longer one.
+    request.max_content_length = limit + 1
     try:
-        return request.get_data(cache=True)
+        data = request.get_data(cache=True)
     except RequestEntityTooLarge:
-        raise PayloadTooLarge(f"The body is larger than {limit} bytes.", limit=limit) from None
+        raise too_large from None
+    if len(data) > limit:
+        raise too_large
+    return data
 
 
 def _reject_constant(name: str):
