@@ -165,3 +165,17 @@ def test_concurrent_installs_of_one_workspace_leave_one_installation(app, signer
     assert replies == [200] * 4
     assert len(rows(app, Installation)) == 1
     assert len(rows(app, InstallationWebhook)) == 20
+
+
+def test_with_redis_down_the_install_is_kept_and_the_answer_is_503(app, app_with, signer, kit, queued):
+    """Clockify may retry on 503; the retry then enqueues what the first call could not."""
+    down = app_with(REDIS_URL="redis://127.0.0.1:1/0")
+    reply = ClockifySimulator(signer, FlaskTransport(down.test_client())).install(WS, addon_id="addon-1").reply
+    assert reply.status_code == 503 and reply.json()["error"] == "queue_unavailable"
+    assert reply.headers["Retry-After"] == "5"
+    assert [i.status for i in rows(app, Installation)] == ["ACTIVE"]
+    assert rows(app, BootstrapJob) == []  # no run left pending without a job
+
+    retry = kit.install(WS, addon_id="addon-1").reply
+    assert retry.status_code == 200 and retry.json()["jobs"]["bootstrap"] == "queued"
+    assert len(queued("bootstrap")) == 1
