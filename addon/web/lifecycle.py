@@ -86,7 +86,7 @@ def _accept(kind: str) -> _Call:
     try:
         payload = payloads.load(kind, body)
     except payloads.PayloadError as error:
-        raise ValidationFailed("The body is not a valid " + kind + " payload.", errors=_located(error.errors)) from None
+        raise ValidationFailed(f"The body is not a valid {kind} payload.", errors=_located(error.errors)) from None
     return _Call(claims, payload, installation)
 
 
