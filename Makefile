@@ -42,7 +42,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check addon tests worker.py wsgi.py benchmarks
 
 manifest: $(VENV)/.installed
-	$(VENV)/bin/flask manifest write
+	$(VENV)/bin/flask manifest write --defaults
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

@@ -62,6 +62,20 @@ def verify(token: str | None, *, workspace_id: str | None = None, addon_id: str 
     return claims
 
 
+def check_match(claims: AddonClaims, *, workspace_id: str | None = None, addon_id: str | None = None,
+                kind: str = "token") -> None:
+    """Check that already verified ``claims`` are about ``workspace_id`` / ``addon_id``
+    (for callers that verify the token before they can read what the request is about).
+
+    :raise Forbidden: 403 ``workspace_mismatch`` or ``addon_mismatch``.
+    """
+    try:
+        TokenVerifier.check_match(claims, workspace_id=workspace_id, addon_id=addon_id)
+    except TokenMismatch as error:
+        log.warning("%s rejected: %s", kind, error.code, extra={"check": error.code, "path": request.path})
+        raise Forbidden(error.message, code=error.code) from None
+
+
 def user_token_from_request(allow_query: bool = False) -> str | None:
     """The user token of an API Studio call: ``Authorization: Bearer``, else ``X-Addon-Token``,
     else (page loads only) the ``auth_token`` query parameter."""

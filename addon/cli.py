@@ -4,8 +4,10 @@ function of its area, so the groups are complete once this module is imported.""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 
 manifest_cli = AppGroup("manifest", help="Build and write the add-on manifest.")
@@ -43,3 +45,115 @@ def register_cli(app) -> None:
     for group in (manifest_cli, clockify_cli, webhooks_cli, bootstrap_cli):
         if group.commands:
             app.cli.add_command(group)
+
+
+@manifest_cli.command("write")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Where to write (default: manifest.json at the repository root).")
+@click.option("--defaults", is_flag=True,
+              help="Use every variable's documented default instead of this environment (how the committed "
+                   "manifest.json is made).")
+def manifest_write(output: Path | None, defaults: bool) -> None:
+    """Validate the manifest against its schema and write it as JSON."""
+    from . import ROOT
+    from .clockify import manifest
+
+    settings = manifest.default_settings() if defaults else current_app.config["SETTINGS"]
+    path = output or ROOT / "manifest.json"
+    try:
+        written = manifest.write_manifest(settings, path)
+    except (manifest.ManifestError, ValueError, OSError) as error:
+        raise click.ClickException(str(error)) from None
+    plan = manifest.webhook_plan(settings)
+    click.echo(f"wrote {path} (schema {written['schemaVersion']}, {len(plan.declared)} webhooks declared, "
+               f"{len(plan.via_api)} registered through the API)")
+
+
+@clockify_cli.group("simulate")
+def simulate() -> None:
+    """Send signed Clockify calls (development key) to a running server."""
+
+
+def _url_option(command):
+    return click.option("--url", default=None, help="The server (default: BASE_URL).")(command)
+
+
+def _workspace_options(command):
+    command = click.option("--addon-id", default=None, help="Add-on id (default: addon-<workspace>).")(command)
+    return click.option("--workspace", default="dev-workspace", show_default=True, help="Workspace id.")(command)
+
+
+def _report(send) -> None:
+    import requests
+
+    from .testkit.developer import describe
+
+    try:
+        reply = send()
+    except requests.RequestException as error:
+        raise click.ClickException(f"cannot reach the server: {type(error).__name__}") from None
+    except LookupError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(describe(reply))
+    if reply.status_code >= 400:
+        raise SystemExit(1)
+
+
+@simulate.command("install")
+@_url_option
+@_workspace_options
+@click.option("--api-url", default=None, help="apiUrl sent in INSTALLED (e.g. a fake Clockify).")
+def simulate_install(url, workspace, addon_id, api_url) -> None:
+    """Send INSTALLED with a token for every webhook the server's manifest declares."""
+    from .testkit.developer import dev_simulator
+
+    kit = dev_simulator(current_app, url, **({"api_url": api_url} if api_url else {}))
+    _report(lambda: kit.install(workspace, addon_id).reply)
+
+
+@simulate.command("webhook")
+@click.argument("event")
+@_url_option
+@_workspace_options
+@click.option("--payload", default=None, help="JSON body, or @FILE (default: a small sample).")
+def simulate_webhook(event, url, workspace, addon_id, payload) -> None:
+    """Deliver EVENT with the token `simulate install` registered for it."""
+    import json
+
+    from .testkit.developer import dev_simulator
+
+    body = None
+    if payload is not None:
+        text = Path(payload[1:]).read_text() if payload.startswith("@") else payload
+        try:
+            body = json.loads(text)
+        except ValueError:
+            raise click.BadParameter("not valid JSON", param_hint="--payload") from None
+    kit = dev_simulator(current_app, url)
+    _report(lambda: kit.send_webhook(event, body, workspace_id=workspace, addon_id=addon_id))
+
+
+@simulate.command("uninstall")
+@_url_option
+@_workspace_options
+def simulate_uninstall(url, workspace, addon_id) -> None:
+    """Send DELETED."""
+    from .testkit.developer import dev_simulator
+
+    kit = dev_simulator(current_app, url)
+    _report(lambda: kit.uninstall(workspace, addon_id=addon_id))
+
+
+@simulate.command("ui")
+@_url_option
+@_workspace_options
+@click.option("--role", default="OWNER", show_default=True, help="workspaceRole claim.")
+@click.option("--user", "user_id", default="dev-user", show_default=True, help="user claim.")
+@click.option("--theme", default="DEFAULT", show_default=True, help="theme claim (DEFAULT or DARK).")
+def simulate_ui(url, workspace, addon_id, role, user_id, theme) -> None:
+    """Print a signed /ui?auth_token=... URL (valid 30 minutes) to open API Studio."""
+    from .testkit.developer import dev_simulator
+
+    kit = dev_simulator(current_app, url)
+    click.echo(kit.ui_url(url or current_app.config["SETTINGS"].base_url, workspace, addon_id=addon_id,
+                          user_id=user_id, role=role, theme=theme))

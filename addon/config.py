@@ -16,6 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from .clockify import events as contract_events
+from .clockify import schemas as contract_schemas
+
 ENVIRONMENTS = ("development", "test", "production")
 SCHEMA_VERSIONS = ("1.2", "1.3", "1.4", "1.5", "1.6")
 ACCESS_LEVELS = ("ADMINS", "EVERYONE")
@@ -178,8 +181,15 @@ def load_settings(environ: Mapping[str, str], instance_path: str) -> Settings:
         webhook_events = "all"
     else:
         webhook_events = _list(raw, "WEBHOOK_EVENTS")
+        unknown = [e for e in webhook_events if not contract_events.is_known(e)]
+        if unknown:
+            raise ConfigError(f"WEBHOOK_EVENTS names unknown events: {', '.join(unknown)}")
 
+    schema_version = _choice(raw, "MANIFEST_SCHEMA_VERSION", SCHEMA_VERSIONS)
     scopes = _list(raw, "ADDON_SCOPES") if raw.get("ADDON_SCOPES") is not None else None
+    unknown = [s for s in scopes or () if s not in contract_schemas.scopes(schema_version)]
+    if unknown:
+        raise ConfigError(f"ADDON_SCOPES names unknown scopes: {', '.join(unknown)}")
 
     return Settings(
         env=env,
@@ -202,7 +212,7 @@ def load_settings(environ: Mapping[str, str], instance_path: str) -> Settings:
         webhook_request_backoff_base=_float(raw, "WEBHOOK_REQUEST_BACKOFF_BASE", 0.0, 60.0),
         webhook_request_backoff_cap=_float(raw, "WEBHOOK_REQUEST_BACKOFF_CAP", 0.0, 3600.0),
         log_level=_choice(raw, "LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"), upper=True),
-        manifest_schema_version=_choice(raw, "MANIFEST_SCHEMA_VERSION", SCHEMA_VERSIONS),
+        manifest_schema_version=schema_version,
         manifest_max_webhooks=_int(raw, "MANIFEST_MAX_WEBHOOKS", 0, 100),
         webhook_events=webhook_events,
         addon_scopes=scopes,

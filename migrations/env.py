@@ -9,9 +9,8 @@ from alembic import context
 # access to the values within the .ini file in use.
 config = context.config
 
-# Interpret the config file for Python logging.
-# This line sets up loggers basically.
-# Keep the app's loggers working when migrations run inside a live process (tests, create_app).
+# Interpret the config file for Python logging, without silencing the loggers that already
+# exist (the app's, when migrations run inside a process such as the test session).
 fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger('alembic.env')
 

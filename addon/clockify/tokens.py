@@ -135,16 +135,26 @@ class TokenVerifier:
         if not isinstance(payload.get("workspaceId"), str) or not payload["workspaceId"]:
             raise TokenError("workspace", "The token has no workspaceId claim.")
         claims = AddonClaims.from_payload(payload)
+        self.check_match(claims, workspace_id=workspace_id, addon_id=addon_id)
+        return claims
+
+    @staticmethod
+    def check_match(claims: AddonClaims, *, workspace_id: str | None = None, addon_id: str | None = None) -> None:
+        """Check that verified ``claims`` are about ``workspace_id`` and ``addon_id``.
+
+        ``None`` skips a check. A token without an ``addonId`` claim passes the add-on check:
+        which Clockify tokens carry one is unconfirmed, and the workspace check still applies.
+        :raise TokenMismatch: ``workspace_mismatch`` or ``addon_mismatch`` (403).
+        """
         if workspace_id is not None and claims.workspace_id != workspace_id:
             raise TokenMismatch("workspace_mismatch", "The token belongs to another workspace.")
         if addon_id is not None and claims.addon_id is not None and claims.addon_id != addon_id:
             raise TokenMismatch("addon_mismatch", "The token belongs to another installation of the add-on.")
-        return claims
 
     def _decode(self, token: str) -> dict:
         try:
             header = jwt.get_unverified_header(token)
-        except jwt.DecodeError:
+        except jwt.InvalidTokenError:
             raise TokenError("signature", "The token is not a well-formed JWT.") from None
         if header.get("alg") != ALGORITHM:
             raise TokenError("algorithm", f"Only {ALGORITHM} tokens are accepted.")

@@ -1,10 +1,18 @@
-"""Installations: one row per workspace."""
+"""Installations: one row per workspace, written by the lifecycle callbacks."""
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass, field
+
+from sqlalchemy.exc import IntegrityError
+
 from ..errors import Gone, NotFound
 from ..extensions import db
-from ..models import Installation
+from ..models import Installation, InstallationStatus, utcnow
+from . import webhooks
+
+CREATED, UPDATED, REACTIVATED = "created", "updated", "reactivated"
 
 
 def get(workspace_id: str) -> Installation | None:
@@ -35,3 +43,107 @@ def require_active(workspace_id: str) -> Installation:
         raise Gone(f"The add-on is {installation.status.lower()} on this workspace.",
                    status_value=installation.status)
     return installation
+
+
+@dataclass(frozen=True)
+class InstallRecord:
+    """What INSTALLED tells us about one workspace's installation."""
+
+    workspace_id: str
+    addon_id: str
+    installation_token: str = field(repr=False)
+    api_url: str
+    reports_url: str | None
+    as_user: str | None
+    addon_user_id: str | None
+    settings: dict
+    webhooks: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+
+
+def record_install(record: InstallRecord) -> tuple[Installation, str]:
+    """Create or refresh the workspace's installation and its manifest webhook tokens in one
+    transaction, and commit.
+
+    A reinstall rotates every token (old manifest rows are replaced) and reactivates a DELETED
+    installation with the new ``addonId``. Two concurrent INSTALLED calls for a new workspace
+    collide on the unique workspace id; the loser retries as an update.
+    :return: the installation and ``created``, ``updated`` or ``reactivated``.
+    """
+    try:
+        installation, outcome = _upsert(record)
+        db.session.commit()
+        return installation, outcome
+    except IntegrityError:
+        db.session.rollback()
+    installation, outcome = _upsert(record)  # the other call's row exists now: update it
+    db.session.commit()
+    return installation, outcome
+
+
+def _upsert(record: InstallRecord) -> tuple[Installation, str]:
+    now = utcnow()
+    installation = db.session.execute(
+        db.select(Installation).where(Installation.workspace_id == record.workspace_id).with_for_update()
+    ).scalar_one_or_none()
+    if installation is None:
+        installation, outcome = Installation(workspace_id=record.workspace_id, created_at=now), CREATED
+        db.session.add(installation)
+    else:
+        outcome = REACTIVATED if installation.status == InstallationStatus.DELETED.value else UPDATED
+    installation.addon_id = record.addon_id
+    installation.status = InstallationStatus.ACTIVE.value
+    installation.installation_token = record.installation_token
+    installation.api_url = record.api_url
+    installation.reports_url = record.reports_url
+    installation.as_user = record.as_user
+    installation.addon_user_id = record.addon_user_id
+    installation.settings = dict(record.settings)
+    installation.settings_updated_at = now
+    installation.installed_at = now
+    installation.status_changed_at = now
+    installation.uninstalled_at = None
+    db.session.flush()
+    webhooks.replace_manifest_tokens(record.workspace_id, record.webhooks)
+    db.session.flush()
+    return installation, outcome
+
+
+def update_settings(installation: Installation, values: dict) -> bool:
+    """Store the settings ``{id: value}``; commits and returns True only when they changed."""
+    if _canonical(values) == _canonical(installation.settings or {}):
+        return False
+    installation.settings = dict(values)
+    installation.settings_updated_at = utcnow()
+    db.session.commit()
+    return True
+
+
+def set_status(installation: Installation, status: str) -> bool:
+    """Record ACTIVE or INACTIVE; commits and returns True only when the status changed."""
+    if installation.status == status:
+        return False
+    installation.status = status
+    installation.status_changed_at = utcnow()
+    db.session.commit()
+    return True
+
+
+def mark_deleted(installation: Installation) -> bool:
+    """Soft delete (status DELETED, ``uninstalled_at``; webhook rows kept); commits.
+
+    :return: False when it was already deleted.
+    """
+    if installation.status == InstallationStatus.DELETED.value:
+        return False
+    now = utcnow()
+    installation.status = InstallationStatus.DELETED.value
+    installation.status_changed_at = now
+    installation.uninstalled_at = now
+    db.session.commit()
+    return True
+
+
+def _canonical(values: dict) -> str:
+    # json, not ==: True == 1 in Python, but a checkbox turning into a number is a change.
+    return json.dumps(values, sort_keys=True, default=str)
+

@@ -1,44 +1,77 @@
-"""Webhook tokens of an installation: the lookup that authenticates a delivery."""
+"""Webhook tokens of an installation (``installation_webhooks``).
+
+Manifest rows come from INSTALLED's ``webhooks[]`` (``source="manifest"``, ``event=""``: the
+payload names no event, and several rows may share a path); API rows are written by the
+registration job (``source="api"``). Tokens are encrypted by the column type; ``token_digest``
+finds one in a single indexed lookup, then the stored token is compared in constant time.
+"""
 
 from __future__ import annotations
 
 import hmac
-from urllib.parse import urlsplit
+from collections.abc import Iterable
 
 from ..crypto import token_digest
 from ..extensions import db
 from ..models import InstallationWebhook
 
+MANIFEST, API = "manifest", "api"
 ACTIVE = "active"
 
 
-def find_webhook_token(workspace_id: str, path: str, token: str) -> InstallationWebhook | None:
-    """The active webhook of ``workspace_id`` whose stored token equals ``token`` and whose path
-    is ``path``, or None.
+def add_manifest_tokens(workspace_id: str, entries: Iterable[tuple[str, str]]) -> list[InstallationWebhook]:
+    """Add a manifest row per ``(route path, token)`` (a token listed twice is stored once).
 
-    One indexed lookup by the token's digest, then a constant-time comparison of the decrypted
-    token. Stored paths may be the manifest path (``/webhooks/time``) or the full URL INSTALLED
-    sends (``https://host/prefix/webhooks/time``); both match a request for ``/webhooks/time``.
-    Manifest rows (any event) and API-registered rows (one event) both qualify.
+    Does not commit: INSTALLED writes these in the same transaction as the installation.
+    """
+    rows: dict[str, InstallationWebhook] = {}
+    for path, token in entries:
+        digest = token_digest(token)
+        if digest not in rows:
+            rows[digest] = InstallationWebhook(workspace_id=workspace_id, path=path, event="", source=MANIFEST,
+                                               token=token, token_digest=digest, status=ACTIVE)
+    db.session.add_all(rows.values())
+    return list(rows.values())
+
+
+def replace_manifest_tokens(workspace_id: str, entries: Iterable[tuple[str, str]]) -> list[InstallationWebhook]:
+    """Drop the workspace's manifest rows and add the new ones (a reinstall rotates tokens).
+
+    API-registered rows are left to the registration jobs. Does not commit.
+    """
+    db.session.execute(db.delete(InstallationWebhook).where(
+        InstallationWebhook.workspace_id == workspace_id, InstallationWebhook.source == MANIFEST))
+    db.session.flush()
+    return add_manifest_tokens(workspace_id, entries)
+
+
+def find_by_token(workspace_id: str, token: str, path: str | None = None) -> InstallationWebhook | None:
+    """The webhook row of ``workspace_id`` holding ``token`` (and, when given, on route ``path``).
+
+    Rows are returned whatever the installation's status: a deleted installation keeps its rows
+    so a late delivery can be told apart from a forgery; callers check the installation.
     """
     if not token:
         return None
-    row = db.session.execute(
-        db.select(InstallationWebhook).where(
-            InstallationWebhook.workspace_id == workspace_id,
-            InstallationWebhook.token_digest == token_digest(token),
-            InstallationWebhook.status == ACTIVE,
-        )
-    ).scalar_one_or_none()
-    if row is None or row.token is None:
+    row = db.session.execute(db.select(InstallationWebhook).where(
+        InstallationWebhook.workspace_id == workspace_id,
+        InstallationWebhook.token_digest == token_digest(token))).scalar_one_or_none()
+    if row is None or row.token is None or not hmac.compare_digest(row.token.encode(), token.encode()):
         return None
-    if not hmac.compare_digest(row.token.encode(), token.encode()):
+    if path is not None and row.path != path:
         return None
-    return row if _same_path(row.path, path) else None
+    return row
 
 
-def _same_path(stored: str, path: str) -> bool:
-    stored_path = (urlsplit(stored).path if "://" in stored else stored).rstrip("/")
-    path = path.rstrip("/")
-    # A suffix match keeps working behind a proxy that strips a path prefix of BASE_URL.
-    return bool(path) and (stored_path == path or stored_path.endswith(path))
+def find_webhook_token(workspace_id: str, path: str, token: str) -> InstallationWebhook | None:
+    """The live webhook row that authenticates a delivery of ``token`` on route ``path``, or None."""
+    row = find_by_token(workspace_id, token, path)
+    return row if row is not None and row.status == ACTIVE else None
+
+
+def list_for_workspace(workspace_id: str, source: str | None = None) -> list[InstallationWebhook]:
+    """The webhook rows of ``workspace_id`` (optionally of one ``source``), oldest first."""
+    query = db.select(InstallationWebhook).where(InstallationWebhook.workspace_id == workspace_id)
+    if source is not None:
+        query = query.where(InstallationWebhook.source == source)
+    return list(db.session.execute(query.order_by(InstallationWebhook.id)).scalars())

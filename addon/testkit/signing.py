@@ -72,14 +72,19 @@ class Signer:
         payload = {k: v for k, v in payload.items() if v is not None}
         return jwt.encode(payload, key if key is not None else self.private_key, algorithm=algorithm, headers=headers)
 
-    def installation_token(self, workspace_id: str, addon_id: str, user_id: str = "owner-user") -> str:
-        """A non-expiring installation token (as sent in INSTALLED's ``authToken``)."""
-        return self.make_token(workspaceId=workspace_id, addonId=addon_id, user=user_id,
-                               backendUrl=self.backend_url, reportsUrl=self.reports_url, jti=uuid.uuid4().hex)
+    def installation_token(self, workspace_id: str, addon_id: str, user_id: str = "owner-user",
+                           jti: str | None = None) -> str:
+        """A non-expiring installation token (as sent in INSTALLED's ``authToken``).
 
-    def webhook_token(self, workspace_id: str, addon_id: str) -> str:
-        """A non-expiring webhook token (sent in ``Clockify-Signature``)."""
-        return self.make_token(workspaceId=workspace_id, addonId=addon_id, jti=uuid.uuid4().hex)
+        RS256 signatures are deterministic: a fixed ``jti`` gives the same token every time.
+        """
+        return self.make_token(workspaceId=workspace_id, addonId=addon_id, user=user_id,
+                               backendUrl=self.backend_url, reportsUrl=self.reports_url, jti=jti or uuid.uuid4().hex)
+
+    def webhook_token(self, workspace_id: str, addon_id: str, jti: str | None = None) -> str:
+        """A non-expiring webhook token (sent in ``Clockify-Signature``); see ``installation_token``
+        for ``jti``."""
+        return self.make_token(workspaceId=workspace_id, addonId=addon_id, jti=jti or uuid.uuid4().hex)
 
     def lifecycle_token(self, workspace_id: str, addon_id: str) -> str:
         """A lifecycle token (``X-Addon-Lifecycle-Token``); its real expiry is unconfirmed, we add 5 min."""

@@ -1,0 +1,32 @@
+"""``addon.clockify`` is the plain-Python contract: none of its modules imports Flask or
+Werkzeug, so jobs, tools and other runtimes can use it."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+import addon.clockify
+
+MODULES = sorted(Path(addon.clockify.__file__).parent.glob("*.py"))
+WEB = ("flask", "werkzeug", "flask_sqlalchemy")
+
+
+def imported(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: p.name)
+def test_no_web_framework_imports(path):
+    assert not {n for n in imported(path) if n.split(".")[0] in WEB}
+
+
+def test_the_contract_modules_are_all_checked():
+    assert {p.name for p in MODULES} >= {"events.py", "lifecycle.py", "lifecycle_payloads.py", "manifest.py",
+                                         "schemas.py", "tokens.py"}
