@@ -8,6 +8,7 @@ from prometheus_client import REGISTRY
 
 from addon.extensions import db
 from addon.models import Installation, InstallationWebhook
+from addon.testkit.clockify_calls import ClockifySimulator, FlaskTransport
 from addon.testkit.webhooks import entity_payload
 
 
@@ -84,13 +85,11 @@ def test_disabled_webhook_row_is_401(app, workspace, deliver):
     assert response.status_code == 401 and response.get_json()["check"] == "webhook_token"
 
 
-def test_full_url_stored_path_matches(app, install, deliver, signer):
-    ws = install("ws-url", "addon-url")
-    with app.app_context():
-        db.session.execute(db.update(InstallationWebhook).where(InstallationWebhook.path == "/webhooks/project")
-                           .values(path="https://addon.example.com/prefix/webhooks/project"))
-        db.session.commit()
-    assert deliver(ws, "NEW_PROJECT", entity_payload("ws-url")).status_code == 200
+def test_install_sent_with_full_url_paths_authenticates_deliveries(client, signer):
+    kit = ClockifySimulator(signer, FlaskTransport(client))
+    assert kit.install("ws-url", full_urls=True).reply.status_code == 200
+    reply = kit.send_webhook("NEW_PROJECT", entity_payload("ws-url"), workspace_id="ws-url")
+    assert reply.status_code == 200 and reply.json()["status"] == "accepted"
 
 
 def test_payload_about_another_workspace_is_403(workspace, deliver, stored_events):
