@@ -20,16 +20,16 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from .. import auth
 from ..clockify import deliveries
 from ..clockify import events as contract_events
-from ..errors import AddonError, BadRequest, Forbidden, Gone, InvalidToken, PayloadTooLarge, ServiceUnavailable
+from ..errors import AddonError, BadRequest, Forbidden, Gone, InvalidToken, ServiceUnavailable
 from ..jobs import schedule
 from ..metrics import WEBHOOK_DELIVERIES
 from ..store import events as event_store
 from ..store import installations
 from ..store.webhooks import find_webhook_token
+from .request_body import read_limited_body
 
 log = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__)
-READ_CHUNK_BYTES = 64 * 1024
 
 
 @bp.post(f"/webhooks/<any({', '.join(contract_events.CATEGORIES)}):category>")
@@ -55,7 +55,7 @@ def receive(category: str):
 
 
 def _ingest(category: str):
-    raw = _read_body(current_app.config["SETTINGS"].webhook_max_payload_bytes)
+    raw = read_limited_body(current_app.config["SETTINGS"].webhook_max_payload_bytes)
 
     token = request.headers.get(deliveries.TOKEN_HEADER)
     claims = auth.verify(token, kind="webhook token")
@@ -102,19 +102,6 @@ def _ingest(category: str):
     _enqueue(stored.id, workspace_id)
     _count("accepted")
     return jsonify(status="accepted", id=str(stored.id))
-
-
-def _read_body(limit: int) -> bytes:
-    """The body, refused with 413 as soon as it exceeds ``limit`` bytes: before reading when
-    ``Content-Length`` says so, while reading for chunked bodies (never more than limit + 1 held)."""
-    if request.content_length is not None and request.content_length > limit:
-        raise PayloadTooLarge(f"The body is larger than {limit} bytes.")
-    stream, buffer = request.stream, bytearray()
-    while chunk := stream.read(min(READ_CHUNK_BYTES, limit + 1 - len(buffer))):
-        buffer += chunk
-        if len(buffer) > limit:
-            raise PayloadTooLarge(f"The body is larger than {limit} bytes.")
-    return bytes(buffer)
 
 
 def _enqueue(event_id: int, workspace_id: str) -> None:
