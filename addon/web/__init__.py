@@ -4,10 +4,11 @@ from ``addon.clockify``, ``addon.store`` and ``addon.jobs``, and return JSON."""
 
 def register_blueprints(app) -> None:
     """Register every blueprint of the add-on on ``app``."""
-    from . import health, lifecycle, manifest, operator, webhooks
+    from . import health, lifecycle, manifest, openapi_document, operator, webhooks
 
     app.register_blueprint(health.bp)
     app.register_blueprint(manifest.bp)
+    app.register_blueprint(openapi_document.bp)
     app.register_blueprint(lifecycle.bp)
     app.register_blueprint(webhooks.bp)
     if app.config["SETTINGS"].env == "development":
