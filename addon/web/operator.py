@@ -7,7 +7,7 @@ ever read or shown.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from flask import Blueprint, jsonify, request
 
@@ -52,7 +52,10 @@ def _event_json(event: WebhookEvent) -> dict:
 
 
 def _json_value(value):
-    return value.isoformat() if isinstance(value, datetime) else value
+    if not isinstance(value, datetime):
+        return value
+    # SQLite hands back naive datetimes; every stored time is UTC, so say so in the answer.
+    return (value if value.tzinfo is not None else value.replace(tzinfo=UTC)).isoformat()
 
 
 def _text(name: str) -> str | None:

@@ -81,3 +81,13 @@ def test_bad_pagination_is_422(query, dev_client):
     response = dev_client.get(f"/webhooks?{query}")
     assert response.status_code == 422
     assert response.get_json()["error"] == "validation_failed" and response.get_json()["errors"]
+
+
+def test_timestamps_carry_their_utc_offset_on_every_database(dev_client, two_workspaces):
+    """Regression: on SQLite the views gave naive times (no offset), which are not RFC 3339."""
+    from datetime import datetime, timedelta
+
+    event = dev_client.get("/webhooks").get_json()["items"][0]
+    installation = dev_client.get("/installations").get_json()["items"][0]
+    for moment in (event["received_at"], installation["installed_at"]):
+        assert datetime.fromisoformat(moment).utcoffset() == timedelta(0)
