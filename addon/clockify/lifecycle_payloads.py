@@ -15,6 +15,9 @@ from .lifecycle import DELETED, INSTALLED, SETTINGS_UPDATED, STATUS_CHANGED, STA
 
 # Column sizes of the tables the values land in.
 _ID = validate.Length(min=1, max=64)
+# Workspace and add-on ids end up in RQ job ids and Redis keys, which allow only these characters;
+# Clockify's own ids are 24 hexadecimal digits.
+_WORKSPACE_ID = validate.And(_ID, validate.Regexp(r"^[A-Za-z0-9_-]+\Z", error="Must be letters, digits, _ or -."))
 _TOKEN = validate.Length(min=1, max=8192)
 _URL = validate.And(validate.Length(max=512), validate.URL(schemes={"http", "https"}, require_tld=False))
 
@@ -73,8 +76,8 @@ class _Lenient(Schema):
 
 
 class _WorkspaceBody(_Lenient):
-    workspace_id = fields.String(data_key="workspaceId", required=True, validate=_ID)
-    addon_id = fields.String(data_key="addonId", required=True, validate=_ID)
+    workspace_id = fields.String(data_key="workspaceId", required=True, validate=_WORKSPACE_ID)
+    addon_id = fields.String(data_key="addonId", required=True, validate=_WORKSPACE_ID)
 
 
 class InstalledWebhookSchema(_Lenient):

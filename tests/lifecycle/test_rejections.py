@@ -171,6 +171,16 @@ def test_invalid_fields_are_a_422_naming_each(app, installed, signer):
     assert {e["field"] for e in reply.json()["errors"]} == {"apiUrl", "webhooks[0].authToken", "asUser"}
 
 
+@pytest.mark.parametrize("workspace_id", ["ws.dotted", "wś-accent", "ws:colon", "ws 1"])
+def test_ids_that_cannot_name_a_job_are_a_422_and_store_nothing(app, kit, signer, workspace_id):
+    """Regression (found by fuzzing): a non-ASCII letter was stored, then crashed RQ's job-id check
+    with a 500; other characters were mapped to ``_``, so two workspaces could share singleton jobs."""
+    reply = kit.send_lifecycle("INSTALLED", calls.installed_payload(signer, workspace_id, ADDON))
+    assert reply.status_code == 422
+    assert [e["field"] for e in reply.json()["errors"]] == ["workspaceId"]
+    assert snapshot(app) == []
+
+
 def test_a_json_array_is_a_422(app, installed):
     reply = installed.send_lifecycle("DELETED", None, body=b"[1, 2]", workspace_id=WS, addon_id=ADDON)
     assert reply.status_code == 422 and reply.json()["errors"][0]["field"] == "$"
