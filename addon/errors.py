@@ -10,7 +10,7 @@ import logging
 
 from flask import jsonify
 from redis.exceptions import RedisError
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from .request_context import current_request_id
@@ -120,6 +120,13 @@ def register_error_handlers(app) -> None:
         log.error("database unavailable: %s", type(error).__name__)
         return error_response(503, "storage_unavailable", "The database is unavailable; try again later.",
                               {"Retry-After": "5"})
+
+    @app.errorhandler(DataError)
+    def _unstorable_value(error: DataError):
+        # The database refused a value (NUL in text, out of range...): the input's fault, and a
+        # retry would fail the same way, so never a 503 that invites one.
+        log.warning("database refused a value: %s", type(error.orig).__name__)
+        return error_response(400, "invalid_data", "A value in the request cannot be stored.")
 
     @app.errorhandler(RedisError)
     def _redis_down(error: Exception):

@@ -15,6 +15,7 @@ from ..errors import ValidationFailed
 from ..models import WebhookEvent
 from ..store import events as event_store
 from ..store import operator as operator_store
+from .request_body import storable_text
 
 bp = Blueprint("operator", __name__)
 MAX_PER_PAGE = 200
@@ -60,6 +61,9 @@ def _json_value(value):
 
 def _text(name: str) -> str | None:
     value = request.args.get(name, "").strip()
+    if not storable_text(value):
+        raise ValidationFailed("Invalid filter.", errors=[
+            {"location": "query", "field": name, "message": "must not contain NUL characters"}])
     return value or None
 
 

@@ -39,11 +39,44 @@ def _reject_constant(name: str):
 
 
 def parse_json(raw: bytes):
-    """Parse ``raw`` as strict JSON (UTF-8; no NaN or Infinity).
+    """Parse ``raw`` as strict JSON (UTF-8; no NaN or Infinity) whose text can be stored.
 
+    Escapes can smuggle in what no database column holds: ``\\u0000`` (PostgreSQL refuses NUL in
+    text and JSONB) and unpaired surrogates such as ``\\ud800`` (not encodable as UTF-8). Such
+    bodies are refused here rather than failing at the insert.
     :raise BadRequest: 400 ``invalid_json``.
     """
     try:
-        return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+        value = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
     except (ValueError, RecursionError):
         raise BadRequest("The body is not valid JSON.", code="invalid_json") from None
+    if not _storable(value):
+        raise BadRequest("The body holds a NUL character or an unpaired surrogate, which cannot be stored.",
+                         code="invalid_json")
+    return value
+
+
+def _storable(value) -> bool:
+    """True when every string (keys included) is free of NUL and encodes as UTF-8."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+        elif isinstance(item, str) and not storable_text(item):
+            return False
+    return True
+
+
+def storable_text(text: str) -> bool:
+    """True when ``text`` has no NUL and no unpaired surrogate (a database can store it)."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -181,6 +181,18 @@ def test_ids_that_cannot_name_a_job_are_a_422_and_store_nothing(app, kit, signer
     assert snapshot(app) == []
 
 
+@pytest.mark.parametrize("extra", [{"settings": {"note": "\u0000"}}, {"asUser": "a\u0000"},
+                                   {"asUser": "\ud800"}, {"settings": {"\udfff": True}}],
+                         ids=["NUL in a value", "NUL in an id", "lone surrogate", "lone surrogate in a key"])
+def test_text_no_column_can_hold_is_a_400_and_stores_nothing(app, kit, signer, extra):
+    """Regression (found by fuzzing): NUL answered 503 storage_unavailable on PostgreSQL (so
+    Clockify would retry forever) and an unpaired surrogate crashed the insert with a 500."""
+    body = {**calls.installed_payload(signer, WS, ADDON), **extra}
+    reply = kit.send_lifecycle("INSTALLED", body)
+    assert reply.status_code == 400 and reply.json()["error"] == "invalid_json"
+    assert snapshot(app) == []
+
+
 def test_a_json_array_is_a_422(app, installed):
     reply = installed.send_lifecycle("DELETED", None, body=b"[1, 2]", workspace_id=WS, addon_id=ADDON)
     assert reply.status_code == 422 and reply.json()["errors"][0]["field"] == "$"

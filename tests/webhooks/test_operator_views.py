@@ -91,3 +91,11 @@ def test_timestamps_carry_their_utc_offset_on_every_database(dev_client, two_wor
     installation = dev_client.get("/installations").get_json()["items"][0]
     for moment in (event["received_at"], installation["installed_at"]):
         assert datetime.fromisoformat(moment).utcoffset() == timedelta(0)
+
+
+def test_a_nul_in_a_filter_is_a_422_naming_it(dev_client, two_workspaces):
+    """Regression (found by fuzzing): PostgreSQL refused the NUL and the view answered 503."""
+    response = dev_client.get("/installations?workspace=ws%00a")
+    assert response.status_code == 422
+    assert response.get_json()["errors"] == [
+        {"location": "query", "field": "workspace", "message": "must not contain NUL characters"}]
