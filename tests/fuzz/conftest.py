@@ -1,0 +1,40 @@
+"""Fixtures for fuzzing: an installed workspace whose tokens the fuzzers sign requests with."""
+
+from __future__ import annotations
+
+import pytest
+
+from addon import create_app
+from addon.extensions import db
+from addon.testkit.clockify_calls import ClockifySimulator, FlaskTransport
+
+
+@pytest.fixture
+def kit(app, signer) -> ClockifySimulator:
+    """Plays Clockify against the session app (test client: every answer is checked)."""
+    return ClockifySimulator(signer, FlaskTransport(app.test_client()))
+
+
+# One event per webhook route, so the installation holds a token for each route.
+ROUTE_EVENTS = ("NEW_TIME_ENTRY", "NEW_PROJECT", "USER_JOINED_WORKSPACE", "EXPENSE_CREATED", "NEW_APPROVAL_REQUEST",
+                "ASSIGNMENT_CREATED")
+
+
+@pytest.fixture
+def installed(kit):
+    """A workspace installed through INSTALLED, with a webhook token for every route
+    (``route_tokens``: route path -> token)."""
+    installed = kit.install("ws-fuzz", "addon-fuzz", settings={"auto_bootstrap": False}, events=ROUTE_EVENTS)
+    assert installed.reply.status_code == 200, installed.reply.body
+    installed.route_tokens = {installed.webhook_paths[e]: installed.webhook_tokens[e] for e in ROUTE_EVENTS}
+    return installed
+
+
+@pytest.fixture(scope="module")
+def development_app(app, base_overrides):
+    """The app as in development (operator views registered), on the test database and Redis."""
+    development = create_app({**base_overrides, "ADDON_ENV": "development"})
+    yield development
+    with development.app_context():
+        db.session.remove()
+        db.engine.dispose()
