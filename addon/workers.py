@@ -17,6 +17,7 @@ import time
 
 from rq import SimpleWorker
 from rq.scheduler import RQScheduler
+from rq.timeouts import TimerDeathPenalty
 from rq.worker import HerokuWorker
 
 from . import metrics
@@ -117,5 +118,8 @@ class EmbeddedWorker(threading.Thread):
 
 
 class _ThreadWorker(AppSimpleWorker):
+    # SIGALRM (RQ's default job timeout) can only be armed on the main thread.
+    death_penalty_class = TimerDeathPenalty
+
     def _install_signal_handlers(self):
         """Signals belong to the main thread; the embedded worker stops with the process."""

@@ -25,9 +25,14 @@ def record(key: str, value: str) -> str:
 
 
 def sleep_then_record(seconds: float, key: str, value: str) -> str:
-    """Wait ``seconds``, then ``record`` (a job that is still running when a worker is stopped)."""
+    """Wait ``seconds``, then ``record`` (a job that is still running when a worker is stopped).
+
+    Sleeps in short steps: a thread-based job timeout can only interrupt Python code.
+    """
     get_redis().rpush(f"{key}:started", value)
-    time.sleep(seconds)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
     return record(key, value)
 
 

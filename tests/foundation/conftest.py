@@ -3,12 +3,18 @@ entry points started as subprocesses."""
 
 from __future__ import annotations
 
+import io
+import json
+import logging
 import os
 
 import pytest
 from cryptography.fernet import Fernet
 
+from addon import create_app
 from addon.config import VARIABLES
+from addon.extensions import db
+from addon.logs import configure_logging
 from addon.testkit.processes import UNREACHABLE_POSTGRES, UNREACHABLE_REDIS
 
 
@@ -42,3 +48,39 @@ def postgres_url():
     if not url.startswith("postgres"):
         pytest.skip("needs TEST_DATABASE_URL on PostgreSQL")
     return url
+
+
+@pytest.fixture
+def make_app(app, base_overrides):
+    """Builds fresh apps on the test database and Redis (routes can still be added to them);
+    their engines are disposed afterwards. Depends on ``app`` so the schema exists and the
+    tables and Redis are emptied after the test."""
+    built = []
+
+    def make(**overrides):
+        fresh = create_app({**base_overrides, **overrides})
+        built.append(fresh)
+        return fresh
+
+    yield make
+    for fresh in built:
+        with fresh.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def log_lines():
+    """JSON logging into a buffer; call the fixture's value to get the parsed lines so far.
+    The root logger's handlers and level are restored afterwards."""
+    saved = logging.root.handlers[:], logging.root.level
+    stream = io.StringIO()
+    configure_logging("INFO", stream)
+
+    def lines() -> list[dict]:
+        return [json.loads(line) for line in stream.getvalue().splitlines()]
+
+    lines.text = stream.getvalue
+    yield lines
+    logging.root.handlers[:], level = saved
+    logging.root.setLevel(level)
