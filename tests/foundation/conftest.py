@@ -6,16 +6,13 @@ from __future__ import annotations
 import io
 import json
 import logging
-import os
 
 import pytest
-from cryptography.fernet import Fernet
 
 from addon import create_app
 from addon.config import VARIABLES
 from addon.extensions import db
 from addon.logs import configure_logging
-from addon.testkit.processes import UNREACHABLE_POSTGRES, UNREACHABLE_REDIS
 
 
 @pytest.fixture
@@ -27,27 +24,6 @@ def bare_environ(monkeypatch, tmp_path):
     monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
     monkeypatch.chdir(tmp_path)
     return tmp_path
-
-
-@pytest.fixture
-def production_variables():
-    """Exactly the variables production requires, none reachable: starting needs no connection."""
-    return {
-        "ADDON_ENV": "production",
-        "BASE_URL": "https://addon.example.com",
-        "DATABASE_URL": UNREACHABLE_POSTGRES,
-        "REDIS_URL": UNREACHABLE_REDIS,
-        "TOKEN_ENCRYPTION_KEY": Fernet.generate_key().decode(),
-    }
-
-
-@pytest.fixture
-def postgres_url():
-    """The PostgreSQL server of this run, or a skip on SQLite runs."""
-    url = os.environ.get("TEST_DATABASE_URL", "sqlite://")
-    if not url.startswith("postgres"):
-        pytest.skip("needs TEST_DATABASE_URL on PostgreSQL")
-    return url
 
 
 @pytest.fixture

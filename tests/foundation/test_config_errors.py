@@ -177,8 +177,10 @@ ENTRY_POINTS = {
     "worker": (),
     "gunicorn": (),
 }
-PROCESS_CASES = [(*case, True) for case in PRODUCTION_REFUSALS] + [
-    ("RATE_LIMIT_RPS", "fast", False),
+# Every production refusal (the defaults' variants are covered in-process) and two bad values that
+# used to escape as tracebacks from deeper in the start-up.
+PROCESS_CASES = [(*case, True) for case in PRODUCTION_REFUSALS if case[1] is not None or case[0] not in
+                 ("BASE_URL", "DATABASE_URL")] + [
     ("DATABASE_URL", "postgresql://user:hunter2@db:notaport/addon", False),
     ("CLOCKIFY_PUBLIC_KEY", GARBAGE_PEM, False),
 ]
