@@ -51,10 +51,17 @@ class ContextFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if getattr(record, "request_id", None) is None:
-            record.request_id = current_request_id()
+            record.request_id = current_request_id() or _access_log_request_id(record)
         if getattr(record, "workspace_id", None) is None:
             record.workspace_id = current_workspace_id()
         return True
+
+
+def _access_log_request_id(record: logging.LogRecord) -> str | None:
+    # gunicorn writes its access line after the request, from the response's headers (its atoms).
+    if record.name == "gunicorn.access" and isinstance(record.args, dict):
+        return record.args.get("{x-request-id}o")
+    return None
 
 
 class RedactingFilter(logging.Filter):

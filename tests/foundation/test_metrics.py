@@ -4,6 +4,7 @@ counters RQ jobs increment (kept in Redis, exported by the web process)."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from concurrent.futures import ThreadPoolExecutor
@@ -167,5 +168,7 @@ def test_gunicorn_metrics_sum_every_worker(app, gunicorn, tmp_path):
     # Access lines are JSON and carry the path, never the query string with its token.
     log = log_path.read_text()
     assert JWT not in log and "auth_token" not in log
-    access = [line for line in log.splitlines() if '"gunicorn.access"' in line]
-    assert len([line for line in access if "/static/missing-" in line]) == sent
+    access = [json.loads(line) for line in log.splitlines() if '"gunicorn.access"' in line]
+    static = [line for line in access if "/static/missing-" in line["message"]]
+    assert len(static) == sent
+    assert all(line["request_id"] and f"request_id={line['request_id']}" in line["message"] for line in static)
