@@ -24,7 +24,9 @@ _TOKEN_FIELD = re.compile(
 )
 
 
-_SECRET_KEY = re.compile(r"(?i)(token|authorization|signature|secret|password|api[_-]?key)")
+# Field names whose whole value is a secret: ``auth_token``, ``X-Addon-Token``, ``Authorization``,
+# ``Clockify-Signature``... (``token_kind`` or ``token_digest`` are not secrets and stay).
+_SECRET_KEY = re.compile(r"(?i)(token|authorization|signature|secret|password|api[_-]?key|cookie)$")
 
 
 def redact(text: str) -> str:

@@ -110,3 +110,9 @@ def test_token_in_a_query_string_is_redacted(log_lines):
     logging.getLogger("werkzeug").info('"GET /sidebar?auth_token=opaque-user-token&theme=dark HTTP/1.1" 200')
     assert "opaque-user-token" not in log_lines.text()
     assert "auth_token=[REDACTED]&theme=dark" in log_lines()[-1]["message"]
+
+
+def test_fields_about_tokens_that_are_not_secrets_stay(log_lines):
+    logging.getLogger("addon.probe").info("call", extra={"token_kind": "user", "check": "signature"})
+    line = log_lines()[-1]
+    assert line["token_kind"] == "user" and line["check"] == "signature"
