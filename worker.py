@@ -4,9 +4,15 @@ With no argument it listens on ``RQ_QUEUES`` (default: every queue, highest prio
 SIGTERM is a warm shutdown. The worker also runs RQ's scheduler, which moves retries and
 scheduled jobs back onto their queues, and (when it listens on ``default``) keeps the periodic
 webhook sweep scheduled: at start and at each RQ maintenance run (every 10 minutes).
+
+Losing Redis does not end the process: RQ quits its loop when Redis disappears in the middle of
+a job, so a fresh worker (with a fresh scheduler and sweep chain) starts once Redis answers again.
 """
 
+import logging
+import signal
 import sys
+import time
 
 import redis
 
@@ -16,9 +22,19 @@ from addon.logs import configure_logging
 from addon.queueing import DEFAULT, PRIORITY_ORDER, get_queue
 from addon.workers import AppWorker
 
+log = logging.getLogger("worker")
+REDIS_WAIT_MAX_SECONDS = 10
+
 
 class Worker(AppWorker):
-    """AppWorker that also restarts the webhook sweep chain if it was lost (idempotent)."""
+    """AppWorker that also restarts the webhook sweep chain if it was lost (idempotent), and
+    remembers whether it was asked to stop (as opposed to RQ quitting on a Redis error)."""
+
+    stop_requested = False
+
+    def request_stop(self, signum, frame):
+        self.stop_requested = True
+        super().request_stop(signum, frame)
 
     def run_maintenance_tasks(self):
         super().run_maintenance_tasks()
@@ -44,8 +60,33 @@ def main(argv: list[str]) -> None:
     # The worker rewrites the socket timeout of the client it is given for its blocking dequeue,
     # so it gets its own connection rather than the app's short-timeout one.
     connection = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=5)
-    worker = Worker([get_queue(n, connection) for n in names], connection=connection, app=app)
-    worker.work(with_scheduler=True, logging_level=settings.log_level)
+    while True:
+        worker = Worker([get_queue(n, connection) for n in names], connection=connection, app=app)
+        try:
+            worker.work(with_scheduler=True, logging_level=settings.log_level)
+        except redis.RedisError as error:  # RQ's own teardown talks to Redis too
+            log.warning("worker stopped by a Redis error: %s", type(error).__name__)
+        if worker.pubsub_thread is not None:  # its teardown may not have got that far
+            worker.pubsub_thread.stop()
+        if worker.stop_requested:
+            return
+        wait_for_redis(connection)
+
+
+def wait_for_redis(connection: redis.Redis) -> None:
+    """Block until Redis answers PING (backing off up to ``REDIS_WAIT_MAX_SECONDS``); SIGTERM
+    meanwhile ends the process at once, as nothing is running."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    delay = 0.5
+    log.warning("Redis is unavailable; a new worker starts when it answers again")
+    while True:
+        try:
+            connection.ping()
+            return
+        except redis.RedisError:
+            time.sleep(delay)
+            delay = min(delay * 2, REDIS_WAIT_MAX_SECONDS)
 
 
 if __name__ == "__main__":
