@@ -4,6 +4,7 @@ from ``addon.clockify``, ``addon.store`` and ``addon.jobs``, and return JSON."""
 
 def register_blueprints(app) -> None:
     """Register every blueprint of the add-on on ``app``."""
-    from . import health
+    from . import health, studio
 
     app.register_blueprint(health.bp)
+    app.register_blueprint(studio.bp)
