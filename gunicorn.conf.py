@@ -24,7 +24,8 @@ timeout = 20
 graceful_timeout = 20
 keepalive = 100
 accesslog = "-"
-access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms request_id=%({x-request-id}o)s'
+# Path without the query string: the sidebar page's URL carries the user token (?auth_token=).
+access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms request_id=%({x-request-id}o)s'
 
 _multiproc_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
 if _multiproc_dir:

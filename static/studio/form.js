@@ -262,7 +262,10 @@ function buildObject(node) {
   const required = new Set(schema.required || []);
   const children = new Map();
   const fields = [];
-  for (const [name, propSchema] of Object.entries(schema.properties || {})) {
+  // Required properties first, then the others in the spec's order.
+  const entries = Object.entries(schema.properties || {});
+  entries.sort(([a], [b]) => Number(required.has(b)) - Number(required.has(a)));
+  for (const [name, propSchema] of entries) {
     if (propSchema.readOnly) continue; // Clockify sets these; sending one is refused
     const child = buildNode(form, propSchema, { location: node.location, name, label: name, required: required.has(name) }, node);
     children.set(name, child);
