@@ -42,12 +42,14 @@ from .openapi_catalog import Operation, load_spec, normalized_schemas
 JSON = "application/json"
 MAX_ERRORS = 100
 MAX_MESSAGE_CHARS = 300
-# Regional hosts serve the REST API under /api and reports under /report; the global reports
-# host serves them at its root.
+# Clockify serves the REST API under /api and reports under /report (regional hosts) or at the
+# root (reports.api.clockify.me): a host template, with or without one base-path segment.
 TEMPLATED_SERVERS = [
-    {"url": url, "variables": {"scheme": {"default": "https"}, "host": {"default": host}}}
-    for url, host in (("{scheme}://{host}/api", "api.clockify.me"), ("{scheme}://{host}/report", "use2.clockify.me"),
-                      ("{scheme}://{host}", "reports.api.clockify.me"))
+    {"url": "{scheme}://{host}", "variables": {"scheme": {"default": "https"},
+                                               "host": {"default": "reports.api.clockify.me"}}},
+    {"url": "{scheme}://{host}/{basePath}", "variables": {"scheme": {"default": "https"},
+                                                          "host": {"default": "api.clockify.me"},
+                                                          "basePath": {"default": "api"}}},
 ]
 
 
@@ -65,7 +67,7 @@ class FieldError:
 
 
 class UnsupportedBaseUrl(ValueError):
-    """The base URL has a shape no Clockify host uses (neither ``/api``, ``/report`` nor the root)."""
+    """The base URL has a shape no Clockify host uses (a base path of more than one segment)."""
 
 
 class SpecUnusable(RuntimeError):
@@ -270,5 +272,9 @@ def get_validator() -> RequestValidator:
 
 
 def encode_body(body: Any) -> bytes | None:
-    """The JSON bytes sent for ``body`` (None when there is no body)."""
-    return None if body is None else json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    """The JSON bytes sent for ``body``, exactly as ``requests`` encodes ``json=`` (None when
+    there is no body).
+
+    :raise ValueError: for NaN or infinite numbers, which JSON cannot carry.
+    """
+    return None if body is None else json.dumps(body, allow_nan=False).encode("utf-8")

@@ -9,6 +9,7 @@ redacted and large bodies summarised.
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
@@ -22,13 +23,16 @@ _SECRET_KEY = re.compile(r"(?i)(token|secret|password|passwd|api[-_]?key|authori
 
 
 def redact_parameters(value: Any) -> Any:
-    """``value`` with secret-named keys masked and token-looking strings removed, recursively."""
+    """``value`` with secret-named keys masked and token-looking strings removed, recursively;
+    NaN and infinities become strings."""
     if isinstance(value, dict):
         return {str(k): (REDACTED if _SECRET_KEY.search(str(k)) else redact_parameters(v)) for k, v in value.items()}
     if isinstance(value, list):
         return [redact_parameters(v) for v in value]
     if isinstance(value, str):
         return redact(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)  # JSON columns cannot hold NaN or infinities
     return value
 
 

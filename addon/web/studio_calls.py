@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
 
 from flask import current_app, g
 
@@ -137,7 +137,7 @@ def run(call: CallRequest) -> dict:
 
 @dataclass(frozen=True)
 class PreparedCall:
-    """A call that passed every check: what ``studio_outbound.send`` needs."""
+    """A call that passed every check (the rate-limit slot is taken when it is sent)."""
 
     operation: Operation
     workspace_id: str
@@ -146,7 +146,7 @@ class PreparedCall:
     path_params: dict[str, str]
     query_pairs: list[tuple[str, str]]
     query: dict[str, Any]
-    body_bytes: bytes | None
+    body: Any
     token: str = field(repr=False)
 
 
@@ -171,11 +171,15 @@ def _prepare(call: CallRequest) -> PreparedCall:
 
     token, backend_url, reports_url = _credentials(call, settings, claims, installation)
     base_url = reports_url if operation.host == "reports" else backend_url
-    if not base_url or not studio_outbound.host_allowed(base_url, settings.allowed_api_domains):
+    if not base_url or not studio_outbound.host_allowed(base_url):
         raise Forbidden("The Clockify host of this call is not in CLOCKIFY_ALLOWED_API_DOMAINS.",
                         code="host_not_allowed")
 
-    body_bytes = encode_body(call.body)
+    try:
+        body_bytes = encode_body(call.body)
+    except ValueError:
+        raise ValidationFailed("The body is not valid JSON.", errors=[
+            {"location": "body", "field": "", "message": "NaN and infinite numbers cannot be sent as JSON."}]) from None
     if body_bytes is not None and len(body_bytes) > settings.api_call_max_payload_bytes:
         raise PayloadTooLarge(f"The body is {len(body_bytes)} bytes; the limit is "
                               f"{settings.api_call_max_payload_bytes}.", limit=settings.api_call_max_payload_bytes)
@@ -194,11 +198,8 @@ def _prepare(call: CallRequest) -> PreparedCall:
     pairs, _ = query_pairs(call.query)
     texts = {name: scalar_text(value) for name, value in path_params.items()}
     url = base_url.rstrip("/") + concrete_path(operation.path, texts)
-    prepared = PreparedCall(operation=operation, workspace_id=claims.workspace_id, base_url=base_url, url=url,
-                            path_params=texts, query_pairs=pairs, query=call.query, body_bytes=body_bytes,
-                            token=token)
-    studio_outbound.take_budget(prepared)
-    return prepared
+    return PreparedCall(operation=operation, workspace_id=claims.workspace_id, base_url=base_url, url=url,
+                        path_params=texts, query_pairs=pairs, query=call.query, body=call.body, token=token)
 
 
 def _credentials(call: CallRequest, settings, claims, installation) -> tuple[str, str | None, str | None]:
@@ -239,8 +240,3 @@ def _object(data: dict, name: str) -> dict:
 
 def _ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 1)
-
-
-def base_host(url: str) -> str:
-    """The host[:port] of ``url``, lower-cased."""
-    return (urlsplit(url).netloc or "").lower()
