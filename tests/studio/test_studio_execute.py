@@ -98,7 +98,8 @@ def test_reports_go_to_the_reports_host(post, fake_clockify):
     body = {"dateRangeStart": "2026-01-01T00:00:00Z", "dateRangeEnd": "2026-01-31T23:59:59Z", "detailedFilter": {}}
     response = post(EXECUTE, {"operationId": "generateDetailedReport", "body": body, "confirm": True})
     assert response.status_code == 200
-    assert response.get_json()["request"]["url"] == f"{fake_clockify.reports_url}/v1/workspaces/{WORKSPACE}/reports/detailed"
+    expected = f"{fake_clockify.reports_url}/v1/workspaces/{WORKSPACE}/reports/detailed"
+    assert response.get_json()["request"]["url"] == expected
     [sent] = fake_clockify.requests()
     assert sent.path == f"/reports/v1/workspaces/{WORKSPACE}/reports/detailed"
 
