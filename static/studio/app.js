@@ -225,7 +225,12 @@ function handleResult(result, op) {
   }
   if (result.status === 422 && Array.isArray(data.errors)) {
     const unplaced = $("use-raw").checked ? data.errors : state.form.showErrors(data.errors);
-    formErrors(data.message || "Some fields are invalid.", unplaced);
+    const placed = data.errors.length - unplaced.length;
+    const summary = placed
+      ? `${data.message || "Some fields are invalid."} ${placed} field${placed === 1 ? " is" : "s are"} marked below.`
+      : data.message || "Some fields are invalid.";
+    // With errors beside fields, the first invalid field has the focus: keep it in view.
+    formErrors(summary, unplaced, { scroll: placed === 0 });
     return;
   }
   const extra = [];
@@ -236,12 +241,12 @@ function handleResult(result, op) {
   formErrors(`${result.status} ${data.error || "error"}: ${data.message || "The call was refused."} ${extra.join(" ")}`.trim());
 }
 
-function formErrors(message, errors = []) {
+function formErrors(message, errors = [], { scroll = true } = {}) {
   const box = $("form-errors");
   replace(box, el("p", {}, message),
     errors.length ? el("ul", {}, errors.map((e) => el("li", {}, `${e.location}${e.field ? ` ${e.field}` : ""}: ${e.message}`))) : null);
   show(box, true);
-  box.scrollIntoView({ block: "nearest" });
+  if (scroll) box.scrollIntoView({ block: "nearest" });
 }
 
 function askConfirmation(op) {

@@ -6,6 +6,9 @@
 import { clear, el, uid } from "./dom.js";
 
 const MAX_HELP_CHARS = 240;
+// More optional fields than this go into a collapsed "Optional …" section, so required ones
+// stay in view at sidebar width.
+const VISIBLE_OPTIONAL_FIELDS = 3;
 
 export class OperationForm {
   constructor(container, operation, defaults) {
@@ -23,15 +26,18 @@ export class OperationForm {
       const params = this.operation.parameters.filter((p) => p.in === location);
       if (!params.length || location === "header") continue;
       const fieldset = el("fieldset", {}, el("legend", {}, location === "path" ? "Path parameters" : "Query parameters"));
-      for (const param of params) {
+      const sorted = [...params].sort((a, b) => Number(!!b.required) - Number(!!a.required));
+      const elements = [];
+      for (const param of sorted) {
         const node = buildNode(this, param.schema || {}, {
           location, name: param.name, label: param.name, required: param.required,
           description: param.description, example: param.example,
         });
         if (defaults[param.name] !== undefined) node.write(defaults[param.name]);
         this.sections[location].set(param.name, node);
-        fieldset.append(node.element);
+        elements.push({ required: !!param.required, element: node.element });
       }
+      fieldset.append(...withOptionalSection(elements, `Optional ${location} parameters`));
       this.container.append(fieldset);
     }
     const body = this.operation.requestBody;
@@ -66,7 +72,7 @@ export class OperationForm {
   /** Write examples into empty required fields (and every empty path parameter). */
   fillExamples() {
     for (const node of this.fields) {
-      if ((node.required || node.location === "path") && node.isEmpty() && node.example !== undefined) {
+      if (requiredChain(node) && node.isEmpty() && node.example !== undefined) {
         node.write(node.example);
       }
     }
@@ -83,6 +89,7 @@ export class OperationForm {
       const node = byKey.get(`${error.location}:${error.field}`) || (error.field === "" && error.location === "body" ? this.body : null);
       if (node && node.setError) {
         node.setError(error.message);
+        openAncestors(node.element);
         first = first || node;
       } else {
         unplaced.push(error);
@@ -95,6 +102,29 @@ export class OperationForm {
   clearErrors() {
     for (const node of this.fields) node.setError && node.setError(null);
   }
+}
+
+/** The elements, with the optional ones folded into a collapsed section when there are many. */
+function withOptionalSection(items, title) {
+  const optional = items.filter((item) => !item.required);
+  if (optional.length <= VISIBLE_OPTIONAL_FIELDS) return items.map((item) => item.element);
+  return [
+    ...items.filter((item) => item.required).map((item) => item.element),
+    el("details", { className: "optional" }, el("summary", {}, `${title} (${optional.length})`),
+      optional.map((item) => item.element)),
+  ];
+}
+
+/** True when node and every object above it are required (filling it will not invent an optional object). */
+function requiredChain(node) {
+  for (let n = node; n && !n.spec.root; n = n.parent) {
+    if (!(n.required || n.location === "path") || n.spec.index !== undefined) return false;
+  }
+  return true;
+}
+
+function openAncestors(node) {
+  for (let n = node; n; n = n.parentElement) if (n.tagName === "DETAILS") n.open = true;
 }
 
 function requiredMark() {
@@ -165,7 +195,7 @@ function fieldShell(node, control) {
     error.hidden = !message;
     if (message) control.setAttribute("aria-invalid", "true"); else control.removeAttribute("aria-invalid");
   };
-  node.focus = () => control.focus();
+  node.focus = () => { openAncestors(control); control.focus(); };
 }
 
 function buildInput(node) {
@@ -261,7 +291,7 @@ function buildObject(node) {
   const { schema, spec, form } = node;
   const required = new Set(schema.required || []);
   const children = new Map();
-  const fields = [];
+  const items = [];
   // Required properties first, then the others in the spec's order.
   const entries = Object.entries(schema.properties || {});
   entries.sort(([a], [b]) => Number(required.has(b)) - Number(required.has(a)));
@@ -269,8 +299,9 @@ function buildObject(node) {
     if (propSchema.readOnly) continue; // Clockify sets these; sending one is refused
     const child = buildNode(form, propSchema, { location: node.location, name, label: name, required: required.has(name) }, node);
     children.set(name, child);
-    fields.push(child.element);
+    items.push({ required: required.has(name), element: child.element });
   }
+  const fields = spec.root ? withOptionalSection(items, "Optional fields") : items.map((item) => item.element);
   const error = el("p", { className: "field-error", hidden: true });
   if (spec.root) {
     node.element = el("div", {}, error, fields);

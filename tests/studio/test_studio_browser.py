@@ -4,6 +4,7 @@ served over HTTP (werkzeug in a thread) and the fake Clockify."""
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -57,9 +58,29 @@ def page(browser):
     assert errors == [], f"JavaScript errors on the page: {errors}"
 
 
+@pytest.fixture
+def fake_token(signer, installation, fake_clockify):
+    """A user token whose backendUrl/reportsUrl point at the fake Clockify."""
+    return signer.make_token(workspaceId=WORKSPACE, addonId=ADDON_ID, user="user-1", workspaceRole="OWNER",
+                             theme="DEFAULT", language="EN", backendUrl=fake_clockify.api_url,
+                             reportsUrl=fake_clockify.reports_url, exp=int(time.time()) + 1800)
+
+
 def open_studio(page, live_server, token):
     page.goto(f"{live_server}/ui?auth_token={token}")
     page.wait_for_selector(".op-button", state="attached")
+
+
+def wait_for_response(page):
+    """Wait until the call is answered; a refusal shown in the form fails with its message."""
+    page.wait_for_selector("#response:not([hidden]), #form-errors:not([hidden])")
+    assert page.is_hidden("#form-errors"), page.text_content("#form-errors")
+
+
+def show_optional(page):
+    """Unfold the collapsed optional fields, as a user would."""
+    for summary in page.locator("details.optional:not([open]) > summary").all():
+        summary.click()
 
 
 def open_operation(page, search, operation_id):
@@ -78,7 +99,10 @@ def test_token_leaves_the_address_bar(page, live_server, signer, installation):
 def test_validation_error_is_shown_beside_its_field(page, live_server, signer, installation):
     open_studio(page, live_server, signer.user_token(WORKSPACE, ADDON_ID))
     open_operation(page, "get all projects", "getProjects")
+    assert page.is_hidden("[data-key='query:page']")
+    show_optional(page)
     page.locator("[data-key='query:page']").fill("abc")
+    page.click("details.optional > summary")  # folded again: the error must unfold it
     page.click("#execute")
     field = page.locator(".field", has=page.locator("[data-key='query:page']"))
     error = field.locator(".field-error")
@@ -86,6 +110,8 @@ def test_validation_error_is_shown_beside_its_field(page, live_server, signer, i
     assert error.text_content() == "Must be an integer."
     assert field.locator("input").get_attribute("aria-invalid") == "true"
     assert page.is_visible("#form-errors") and page.is_hidden("#response")
+    OUTPUT.mkdir(exist_ok=True)
+    page.screenshot(path=str(OUTPUT / "studio-validation.png"))
 
 
 def test_expired_session_is_announced(page, live_server, signer, installation):
@@ -144,3 +170,101 @@ def test_screenshot_of_the_operation_list(page, live_server, signer, installatio
     assert page.get_attribute("html", "data-theme") == "dark"
     page.fill("#search", "project")
     page.screenshot(path=str(OUTPUT / "studio-list-dark.png"), full_page=True)
+
+
+def test_search_fill_execute_and_see_the_response(page, live_server, fake_token, fake_clockify):
+    fake_clockify.seed(WORKSPACE, "projects", [{"id": "p1", "name": "Apollo"}])
+    open_studio(page, live_server, fake_token)
+    page.fill("#search", "get all projects")
+    visible = page.locator(".op-button:visible")
+    assert 1 <= visible.count() < 10 and page.is_visible("[data-operation-id=getProjects]")
+    # Keyboard: the operation is a button; Enter opens it.
+    page.focus("[data-operation-id=getProjects]")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#op-form .field")
+    assert page.text_content("#op-title") == "Get all projects on a workspace"
+    assert page.input_value("[data-key='path:workspaceId']") == WORKSPACE
+    show_optional(page)
+    page.fill("[data-key='query:name']", "Apollo")
+    page.select_option("[data-key='query:archived']", label="false")
+    page.click("#execute")
+    wait_for_response(page)
+    assert page.text_content("#resp-status") == "200"
+    assert '"name": "Apollo"' in page.text_content("#resp-body-box pre")
+    assert page.text_content("#resp-url").startswith(f"GET {fake_clockify.api_url}/v1/workspaces/{WORKSPACE}/projects")
+    [sent] = fake_clockify.requests()
+    assert sent.query == {"name": ["Apollo"], "archived": ["false"]}
+    assert sent.headers["x-addon-token"] == fake_token
+    OUTPUT.mkdir(exist_ok=True)
+    page.screenshot(path=str(OUTPUT / "studio-response.png"), full_page=True)
+    page.locator("#response").screenshot(path=str(OUTPUT / "studio-response-viewer.png"))
+
+
+def test_write_call_runs_after_confirmation(page, live_server, fake_token, fake_clockify):
+    open_studio(page, live_server, fake_token)
+    open_operation(page, "add a new project", "createNewProject")
+    page.fill("[data-key='body:name']", "Apollo")
+    page.click("#execute")
+    page.wait_for_selector("#confirm-panel:not([hidden])")
+    assert fake_clockify.requests() == []
+    page.click("#confirm-send")
+    wait_for_response(page)
+    assert page.text_content("#resp-status") == "201"
+    [sent] = fake_clockify.requests(method="POST")
+    assert sent.body == {"name": "Apollo"}
+
+
+def test_script_in_a_response_is_rendered_inert(page, live_server, fake_token, fake_clockify):
+    hostile = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
+    fake_clockify.seed(WORKSPACE, "projects", [{"id": "p1", "name": hostile}])
+    open_studio(page, live_server, fake_token)
+    open_operation(page, "get all projects", "getProjects")
+    page.click("#execute")
+    wait_for_response(page)
+    assert "<script>window.__pwned = 1</script>" in page.text_content("#resp-body-box pre")
+    assert page.locator("#response script, #response img").count() == 0
+    page.wait_for_timeout(200)  # give an injected onerror handler the time it would need
+    assert page.evaluate("window.__pwned") is None
+
+
+def test_raw_json_overrides_the_form(page, live_server, fake_token, fake_clockify):
+    open_studio(page, live_server, fake_token)
+    open_operation(page, "get all projects", "getProjects")
+    page.click("#raw-json summary")
+    page.check("#use-raw")
+    page.fill("#raw-editor", '{"pathParams": {}, "query": {"name": "Gemini", "page": 2}}')
+    page.click("#execute")
+    wait_for_response(page)
+    assert fake_clockify.requests()[0].query == {"name": ["Gemini"], "page": ["2"]}
+
+
+def test_copy_as_curl_masks_the_token(page, live_server, fake_token, fake_clockify):
+    open_studio(page, live_server, fake_token)
+    open_operation(page, "get all projects", "getProjects")
+    show_optional(page)
+    page.fill("[data-key='query:name']", "O'Neil")
+    page.click("#copy-curl")
+    page.wait_for_selector("#curl-text:not([hidden])")
+    command = page.input_value("#curl-text")
+    assert command.startswith(f"curl -X GET '{fake_clockify.api_url}/v1/workspaces/{WORKSPACE}/projects?name=O")
+    assert "X-Addon-Token: <your-addon-token>" in command and fake_token not in command
+
+
+def test_workspace_data_panel(app, page, live_server, fake_token):
+    from addon.extensions import db
+    from addon.store import workspace_data
+
+    with app.app_context():
+        workspace_data.upsert(WORKSPACE, "projects", [("p1", {"id": "p1", "name": "<b>Apollo</b>"}),
+                                                      ("p2", {"id": "p2", "name": "Gemini"})])
+        db.session.commit()
+    open_studio(page, live_server, fake_token)
+    page.click("#tab-data")
+    page.click("text=projects (2)")
+    page.wait_for_selector("#data-items li")
+    assert page.locator("#data-items summary").all_text_contents() == ["<b>Apollo</b>", "Gemini"]
+    assert page.locator("#data-items b").count() == 0
+    page.wait_for_selector("#bootstrap-status p")
+    assert page.text_content("#bootstrap-status")
+    OUTPUT.mkdir(exist_ok=True)
+    page.screenshot(path=str(OUTPUT / "studio-data.png"), full_page=True)
