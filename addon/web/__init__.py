@@ -4,6 +4,7 @@ from ``addon.clockify``, ``addon.store`` and ``addon.jobs``, and return JSON."""
 
 def register_blueprints(app) -> None:
     """Register every blueprint of the add-on on ``app``."""
-    from . import health
+    from . import bootstrap, health
 
     app.register_blueprint(health.bp)
+    app.register_blueprint(bootstrap.bp)
