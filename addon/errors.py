@@ -90,8 +90,9 @@ class ServiceUnavailable(AddonError):
     status, code = 503, "service_unavailable"
 
 
-def error_response(status: int, code: str, message: str, headers: dict | None = None, **extra):
-    """Build the JSON error answer every handler returns."""
+def error_response(status: int, code: str, message: str, headers: dict | None = None, /, **extra):
+    """Build the JSON error answer every handler returns (``extra`` may hold any field name, even
+    ``status``: the parameters are positional-only)."""
     body = {"error": code, "message": message, "request_id": current_request_id(), **extra}
     response = jsonify(body)
     response.status_code = status

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -43,12 +44,49 @@ def delete(workspace_id: str, source: str, entity_id: str) -> int:
     return result.rowcount
 
 
-def delete_not_seen(workspace_id: str, source: str, bootstrap_job_id: int) -> int:
-    """After a complete bootstrap listing, remove the entities that run did not see."""
-    result = db.session.execute(db.delete(WorkspaceData).where(
-        WorkspaceData.workspace_id == workspace_id, WorkspaceData.source == source,
-        (WorkspaceData.bootstrap_job_id != bootstrap_job_id) | WorkspaceData.bootstrap_job_id.is_(None)))
+def delete_not_seen(workspace_id: str, source: str, bootstrap_job_id: int,
+                    fetched_before: datetime | None = None) -> int:
+    """After a complete bootstrap listing, remove the entities that run did not see.
+
+    :param fetched_before: keep entities stored at or after this time (a webhook brought them
+        while the run was listing).
+    """
+    result = db.session.execute(db.delete(WorkspaceData).where(*_not_seen(workspace_id, source, bootstrap_job_id,
+                                                                          fetched_before)))
     return result.rowcount
+
+
+def not_seen(workspace_id: str, source: str, bootstrap_job_id: int,
+             fetched_before: datetime | None = None) -> list[WorkspaceData]:
+    """The entities ``delete_not_seen`` would remove, for callers that filter them further."""
+    return list(db.session.execute(db.select(WorkspaceData).where(
+        *_not_seen(workspace_id, source, bootstrap_job_id, fetched_before))).scalars())
+
+
+def delete_ids(workspace_id: str, row_ids: Iterable[int]) -> int:
+    """Remove cached entities by row id (within ``workspace_id``)."""
+    ids = list(row_ids)
+    if not ids:
+        return 0
+    return db.session.execute(db.delete(WorkspaceData).where(
+        WorkspaceData.workspace_id == workspace_id, WorkspaceData.id.in_(ids))).rowcount
+
+
+def seen_ids(workspace_id: str, source: str, bootstrap_job_id: int) -> list[str]:
+    """Entity ids of ``source`` that bootstrap run ``bootstrap_job_id`` stored, in storage order."""
+    return list(db.session.execute(
+        db.select(WorkspaceData.entity_id).where(WorkspaceData.workspace_id == workspace_id,
+                                                 WorkspaceData.source == source,
+                                                 WorkspaceData.bootstrap_job_id == bootstrap_job_id)
+        .order_by(WorkspaceData.id)).scalars())
+
+
+def _not_seen(workspace_id, source, bootstrap_job_id, fetched_before):
+    conditions = [WorkspaceData.workspace_id == workspace_id, WorkspaceData.source == source,
+                  (WorkspaceData.bootstrap_job_id != bootstrap_job_id) | WorkspaceData.bootstrap_job_id.is_(None)]
+    if fetched_before is not None:
+        conditions.append(WorkspaceData.fetched_at < fetched_before)
+    return conditions
 
 
 def delete_workspace(workspace_id: str) -> int:

@@ -4,7 +4,8 @@ from ``addon.clockify``, ``addon.store`` and ``addon.jobs``, and return JSON."""
 
 def register_blueprints(app) -> None:
     """Register every blueprint of the add-on on ``app``."""
-    from . import health, studio
+    from . import bootstrap, health, studio
 
     app.register_blueprint(health.bp)
+    app.register_blueprint(bootstrap.bp)
     app.register_blueprint(studio.bp)
