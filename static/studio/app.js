@@ -359,22 +359,37 @@ async function loadBootstrapStatus() {
 
 function bootstrapView(data) {
   const job = data.job || data.bootstrap || data;
+  if (job.status === "none") return [el("p", { className: "muted" }, "No bootstrap has run for this workspace yet.")];
   const done = job.operations_done ?? job.operationsDone;
   const total = job.operations_total ?? job.operationsTotal;
-  const parts = [];
-  parts.push(el("p", {}, "Status: ", el("strong", {}, String(job.status ?? "unknown"))));
+  const parts = [el("p", {}, "Status: ", el("strong", {}, String(job.status ?? "unknown")))];
   if (Number.isFinite(done) && Number.isFinite(total) && total > 0) {
     parts.push(el("progress", { className: "progress", max: String(total), value: String(done), "aria-label": "Bootstrap progress" }),
       el("p", { className: "muted" }, `${done} of ${total} operations`));
   }
   const items = job.items_stored ?? job.itemsStored;
   if (items !== undefined) parts.push(el("p", { className: "muted" }, `${items} items stored`));
+  if (job.started_at) parts.push(el("p", { className: "muted" }, `Started ${new Date(job.started_at).toLocaleString()}`));
+  if (job.finished_at) parts.push(el("p", { className: "muted" }, `Finished ${new Date(job.finished_at).toLocaleString()}`));
   const errors = job.errors || [];
   if (Array.isArray(errors) && errors.length) {
-    parts.push(el("details", {}, el("summary", {}, `${errors.length} errors`),
+    parts.push(el("details", {}, el("summary", {}, `${errors.length} error${errors.length === 1 ? "" : "s"}`),
       el("pre", { className: "body" }, JSON.stringify(errors, null, 2))));
   }
   return parts;
+}
+
+async function startBootstrap() {
+  const button = $("bootstrap-start");
+  button.disabled = true;
+  const result = await call("POST", "/bootstrap");
+  button.disabled = false;
+  if (result.status === 202 || result.status === 409) {
+    $("bootstrap-message").textContent = result.status === 202 ? "Bootstrap started." : "A bootstrap is already running.";
+  } else {
+    $("bootstrap-message").textContent = `Could not start a bootstrap: ${(result.data && result.data.message) || result.status}`;
+  }
+  loadBootstrapStatus();
 }
 
 async function loadItems(source, page) {
@@ -411,6 +426,8 @@ function wire() {
   $("raw-from-form").addEventListener("click", () => { $("raw-editor").value = JSON.stringify(state.form.read(), null, 2); });
   $("copy-curl").addEventListener("click", copyCurl);
   $("bootstrap-refresh").addEventListener("click", () => loadDataPanel(true));
+  $("bootstrap-start").addEventListener("click", startBootstrap);
+  show($("bootstrap-start"), ["OWNER", "ADMIN"].includes(String(bootstrap.role || "").toUpperCase()));
   document.addEventListener("keydown", (event) => {
     if (event.key === "Escape" && !$("confirm-panel").hidden) { show($("confirm-panel"), false); $("execute").focus(); }
   });

@@ -252,6 +252,7 @@ def test_copy_as_curl_masks_the_token(page, live_server, fake_token, fake_clocki
 
 def test_workspace_data_panel(app, page, live_server, fake_token):
     from addon.extensions import db
+    from addon.models import BootstrapJob
     from addon.store import workspace_data
 
     with app.app_context():
@@ -260,11 +261,27 @@ def test_workspace_data_panel(app, page, live_server, fake_token):
         db.session.commit()
     open_studio(page, live_server, fake_token)
     page.click("#tab-data")
+    page.wait_for_selector("#bootstrap-status >> text=No bootstrap has run")
     page.click("text=projects (2)")
     page.wait_for_selector("#data-items li")
     assert page.locator("#data-items summary").all_text_contents() == ["<b>Apollo</b>", "Gemini"]
     assert page.locator("#data-items b").count() == 0
-    page.wait_for_selector("#bootstrap-status p")
-    assert page.text_content("#bootstrap-status")
+
+    page.click("#bootstrap-start")  # the token is an OWNER's
+    page.wait_for_selector("#bootstrap-message >> text=Bootstrap started.")
+    with app.app_context():
+        run = db.session.execute(db.select(BootstrapJob).filter_by(workspace_id=WORKSPACE)).scalar_one()
+        run.status, run.operations_total, run.operations_done, run.items_stored = "running", 10, 3, 120
+        db.session.commit()
+    page.click("#bootstrap-refresh")
+    page.wait_for_selector("#bootstrap-status >> text=3 of 10 operations")
+    assert page.get_attribute("#bootstrap-status progress", "value") == "3"
     OUTPUT.mkdir(exist_ok=True)
     page.screenshot(path=str(OUTPUT / "studio-data.png"), full_page=True)
+
+
+def test_members_do_not_see_the_bootstrap_button(page, live_server, signer, installation):
+    open_studio(page, live_server, signer.user_token(WORKSPACE, ADDON_ID, role="TEAM_MANAGER"))
+    page.click("#tab-data")
+    page.wait_for_selector("#bootstrap-status p")
+    assert page.is_hidden("#bootstrap-start")
