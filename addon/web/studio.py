@@ -112,7 +112,7 @@ def _session(claims, installation) -> dict:
         "expiresAt": claims.expires_at,
         "serverTime": time.time(),
         "backendUrl": claims.backend_url,
-        "reportsUrl": claims.reports_url,
+        "reportsUrl": studio_calls.reports_url_of(claims),
         "installationTokenAllowed": settings.studio_allow_installation_token and claims.is_admin,
     }
 

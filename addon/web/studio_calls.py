@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl
 
 from flask import current_app, g
 
+from ..clockify.client import reports_base
 from ..clockify.openapi_catalog import Operation, get_catalog
 from ..clockify.request_validation import (
     SpecUnusable,
@@ -207,13 +208,21 @@ def _credentials(call: CallRequest, settings, claims, installation) -> tuple[str
     from ..auth import user_token_from_request
 
     if not call.use_installation_token:
-        return user_token_from_request(), claims.backend_url, claims.reports_url
+        return user_token_from_request(), claims.backend_url, reports_url_of(claims)
     if not settings.studio_allow_installation_token:
         raise Forbidden("Running calls with the installation token is turned off.",
                         code="installation_token_disabled")
     if not claims.is_admin:
         raise Forbidden("Only workspace owners and admins may use the installation token.", code="admin_required")
-    return installation.installation_token, installation.api_url, installation.reports_url or claims.reports_url
+    reports = installation.reports_url or claims.reports_url
+    return installation.installation_token, installation.api_url, reports_base(installation.api_url, reports)
+
+
+def reports_url_of(claims) -> str | None:
+    """The token's ``reportsUrl``, else the one Clockify uses beside its ``backendUrl``."""
+    if claims.reports_url:
+        return claims.reports_url
+    return reports_base(claims.backend_url) if claims.backend_url else None
 
 
 def _json_object(request) -> dict:

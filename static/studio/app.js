@@ -144,7 +144,7 @@ async function openOperation(operationId) {
   if (op.deprecated) notes.push("Deprecated by Clockify.");
   if (!op.addonTokenAccepted) notes.push("Clockify does not accept add-on tokens for this operation; expect 401 or 403.");
   if (op.host === "reports") notes.push("Runs on the Reports API host.");
-  if (op.write) notes.push(`Writes data: you will be asked to confirm before it is sent.`);
+  if (op.write) notes.push(`${op.method} may change data: you will be asked to confirm before it is sent.`);
   replace($("op-notes"), notes.map((n) => el("span", { className: "note" }, n)));
   $("op-description").textContent = op.description || "";
   state.form = new OperationForm($("form-fields"), op, { workspaceId: bootstrap.workspaceId });
@@ -250,7 +250,7 @@ function formErrors(message, errors = [], { scroll = true } = {}) {
 }
 
 function askConfirmation(op) {
-  $("confirm-text").textContent = `${op.method} ${op.path} changes data in your Clockify workspace. Send it?`;
+  $("confirm-text").textContent = `${op.method} ${op.path} may change data in your Clockify workspace. Send it?`;
   show($("confirm-panel"), true);
   $("confirm-send").focus();
 }

@@ -215,3 +215,9 @@ def test_refusal_audit_redacts_secrets(app, post):
     stored = row.request["body"]
     assert stored["apiKey"] == "[REDACTED]" and stored["nested"]["password"] == "[REDACTED]"
     assert "eyJ" not in str(row.request)
+
+
+def test_missing_reports_url_is_derived_from_the_backend_url(app, client, user_token):
+    token = user_token(backendUrl="https://euc1.clockify.me/api", reportsUrl=None)
+    data = client.get("/ui/session", headers={"Authorization": f"Bearer {token}"}).get_json()
+    assert data["reportsUrl"] == "https://euc1.clockify.me/report"
