@@ -120,6 +120,7 @@ def run(call: CallRequest) -> dict:
                          outcome=refusal.code, status_code=None, error=refusal.message, **audit)
         API_CALLS.labels(operation=label, status=refusal.code).inc()
         raise
+    audit["path"] = prepared.path
     row = api_calls.start(claims.workspace_id, request=api_calls.stored_request(
         prepared.path_params, call.query, call.body), **audit)
     started = time.perf_counter()
@@ -144,6 +145,7 @@ class PreparedCall:
     workspace_id: str
     base_url: str
     url: str
+    path: str
     path_params: dict[str, str]
     query_pairs: list[tuple[str, str]]
     query: dict[str, Any]
@@ -198,9 +200,10 @@ def _prepare(call: CallRequest) -> PreparedCall:
 
     pairs, _ = query_pairs(call.query)
     texts = {name: scalar_text(value) for name, value in path_params.items()}
-    url = base_url.rstrip("/") + concrete_path(operation.path, texts)
-    return PreparedCall(operation=operation, workspace_id=claims.workspace_id, base_url=base_url, url=url,
-                        path_params=texts, query_pairs=pairs, query=call.query, body=call.body, token=token)
+    path = concrete_path(operation.path, texts)
+    return PreparedCall(operation=operation, workspace_id=claims.workspace_id, base_url=base_url,
+                        url=base_url.rstrip("/") + path, path=path, path_params=texts, query_pairs=pairs,
+                        query=call.query, body=call.body, token=token)
 
 
 def _credentials(call: CallRequest, settings, claims, installation) -> tuple[str, str | None, str | None]:

@@ -60,6 +60,7 @@ def test_execute_returns_clockifys_answer(app, post, token, fake_clockify):
     [row] = _rows(app)
     assert (row.outcome, row.status_code, row.operation_id, row.token_kind) == ("ok", 200, "getProjects", "user")
     assert row.duration_ms is not None and row.request["pathParams"] == {"workspaceId": WORKSPACE}
+    assert (row.method, row.path, row.user_id) == ("GET", f"/v1/workspaces/{WORKSPACE}/projects", "user-1")
     assert _metric("getProjects", "200") == before + 1
 
 
