@@ -13,6 +13,7 @@ and says how to page through it and where its list sits in the response.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 from . import openapi_spec
 
@@ -60,8 +61,16 @@ class ListOperation:
 
 def workspace_operations(spec: dict | None = None) -> tuple[ListOperation, ...]:
     """The workspace-level operations: users and projects first (their dependents wait for them),
-    then the spec's order."""
-    spec = spec or openapi_spec.load()
+    then the spec's order. Derived once per process for the bundled spec."""
+    return _bundled_operations() if spec is None else _discover(spec)
+
+
+@cache
+def _bundled_operations() -> tuple[ListOperation, ...]:
+    return _discover(openapi_spec.load())
+
+
+def _discover(spec: dict) -> tuple[ListOperation, ...]:
     found = []
     for template, item in spec["paths"].items():
         operation = item.get("get")

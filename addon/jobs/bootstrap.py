@@ -233,7 +233,7 @@ class _Part:
     def run(self) -> str:
         self.part_token = self.coordination.join()
         threads = [threading.Thread(target=self._work, name=f"bootstrap-{self.run_id}-{i}", daemon=True)
-                   for i in range(_thread_count(self.settings.rate_limit_rps))]
+                   for i in range(_thread_count(self.settings.rate_limit_rps, _part_count()))]
         for thread in threads:
             thread.start()
         deadline = time.monotonic() + self.slice_seconds
@@ -354,9 +354,8 @@ class _Part:
     # -- one operation ---------------------------------------------------------------------
     def _process(self, op: PlannedOp) -> None:
         # Read the checkpoint afresh: a dead part may have moved it since the last refresh.
-        run = bootstrap_runs.snapshot(self.run_id)
+        state = bootstrap_runs.op_state(self.run_id, op.key)
         db.session.commit()
-        state = (run.ops.get(op.key) if run is not None else None) or {}
         page, items_total = int(state.get("page") or 1), int(state.get("items") or 0)
         url = join_url(self.api_url, op.path)
         page_size = op.operation.page_size(self.settings.bootstrap_page_size)
@@ -378,6 +377,7 @@ class _Part:
                 self._settle(op, page, items_total, "bad_response", str(exc))
                 return
             entities = {entity_id(op, item, self.workspace_id): item for item in items}
+            bootstrap_runs.relax_durability()
             last = (not op.operation.paginated
                     or is_last_page(response.header("Last-Page"), len(items), page_size)
                     or page >= MAX_PAGES)
@@ -467,6 +467,7 @@ def _entry_start(data: dict) -> str:
     return start if isinstance(start, str) else ""
 
 
-def _thread_count(rate: int) -> int:
-    """Enough threads to keep ``rate`` requests/s going at ~250 ms per request, within 2..12."""
-    return max(2, min(12, math.ceil(rate * 0.25)))
+def _thread_count(rate: int, parts: int) -> int:
+    """Threads of one part: together, the parts keep ``rate`` requests/s going at ~250 ms per
+    request (2 to 12 each). More threads would only queue for slots and crowd the CPU."""
+    return max(2, min(12, math.ceil(rate * 0.25 / parts)))

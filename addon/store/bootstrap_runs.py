@@ -88,6 +88,31 @@ def snapshot(run_id: int) -> Snapshot | None:
     return Snapshot(*row) if row is not None else None
 
 
+def op_state(run_id: int, key: str) -> dict:
+    """The checkpoint of one operation (``{}`` if it has none), read without loading the rest."""
+    if not _SAFE_KEY.match(key):
+        raise ValueError(f"unsafe checkpoint key {key!r}")
+    if db.session.get_bind().dialect.name == "postgresql":
+        value = db.session.execute(sa.text("SELECT checkpoints -> 'ops' -> :key FROM bootstrap_jobs WHERE id = :id"),
+                                   {"key": key, "id": run_id}).scalar()
+    else:
+        value = db.session.execute(
+            sa.text("SELECT json_extract(checkpoints, :path) FROM bootstrap_jobs WHERE id = :id"),
+            {"path": f'$.ops."{key}"', "id": run_id}).scalar()
+        value = json.loads(value) if value else None
+    return value if isinstance(value, dict) else {}
+
+
+def relax_durability() -> None:
+    """Let the current transaction commit without waiting for its WAL flush (PostgreSQL).
+
+    For bootstrap pages only: their entities and checkpoint commit together, so losing the last
+    instants of them in a database crash only means fetching those pages again.
+    """
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(sa.text("SET LOCAL synchronous_commit TO OFF"))
+
+
 def _snapshot_query():
     return sa.select(BootstrapJob.id, BootstrapJob.workspace_id, BootstrapJob.status, BootstrapJob.checkpoints,
                      BootstrapJob.started_at)

@@ -21,18 +21,20 @@ def upsert(workspace_id: str, source: str, entities: Iterable[tuple[str, dict]],
            bootstrap_job_id: int | None = None) -> int:
     """Insert or replace ``(entity_id, data)`` pairs in one statement; returns how many.
 
-    Concurrent upserts of one entity converge on the last writer instead of failing.
+    Concurrent upserts of one entity converge on the last writer instead of failing. The rows go
+    as parameter sets of one cached statement (executemany): rendering a multi-row VALUES clause
+    anew for every page cost the bootstrap several times more CPU than the database work.
     """
     rows = [{"workspace_id": workspace_id, "source": source, "entity_id": str(entity_id), "data": data,
              "bootstrap_job_id": bootstrap_job_id, "fetched_at": utcnow()} for entity_id, data in entities]
     if not rows:
         return 0
     insert = _INSERT[db.session.get_bind().dialect.name](WorkspaceData)
-    statement = insert.values(rows).on_conflict_do_update(
+    statement = insert.on_conflict_do_update(
         index_elements=["workspace_id", "source", "entity_id"],
         set_={"data": insert.excluded.data, "bootstrap_job_id": insert.excluded.bootstrap_job_id,
               "fetched_at": insert.excluded.fetched_at})
-    db.session.execute(statement)
+    db.session.execute(statement, rows)
     return len(rows)
 
 

@@ -23,6 +23,7 @@ import fnmatch
 import json
 import re
 import socket
+import struct
 import threading
 import time
 import uuid
@@ -43,6 +44,9 @@ _WEBHOOK = re.compile(r"^webhooks/([^/]+)$")
 _ADDON_WEBHOOKS = re.compile(r"^addons/([^/]+)/webhooks$")
 UNAUTHORIZED = {"message": "Full authentication is required to access this resource", "code": 401}
 DEFAULT_PAGE_SIZE = 50
+# Linux: the kernel stamps each received segment (SO_TIMESTAMPNS), so the log records when a
+# request reached the machine even if the server's threads were not scheduled at that moment.
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
 
 
 @dataclass(frozen=True)
@@ -81,7 +85,8 @@ class Fault:
 
 @dataclass(frozen=True)
 class RecordedRequest:
-    """One request the fake received. ``at`` is ``time.monotonic()`` when it arrived."""
+    """One request the fake received. ``at`` is when it arrived, on the ``time.monotonic()`` clock
+    (from the kernel's receive timestamp on Linux)."""
 
     at: float
     method: str
@@ -396,6 +401,10 @@ class _Server(ThreadingHTTPServer):
 
     def get_request(self):
         conn, addr = super().get_request()
+        try:
+            conn.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        except OSError:  # not Linux: arrival times fall back to when a thread reads the request
+            pass
         with self._open_lock:
             self._open.add(conn)
         return conn, addr
@@ -426,13 +435,29 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format, *args):  # noqa: A002  (quiet: the fake keeps its own log)
         return
 
+    def handle_one_request(self):
+        self._arrived = self._kernel_arrival()
+        super().handle_one_request()
+
+    def _kernel_arrival(self) -> float | None:
+        """When the next request's first bytes reached the socket, on the monotonic clock."""
+        try:
+            data, ancillary, _, _ = self.connection.recvmsg(1, socket.CMSG_SPACE(16), socket.MSG_PEEK)
+        except OSError:
+            return None
+        for level, kind, payload in ancillary:
+            if data and level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(payload) >= 16:
+                seconds, nanoseconds = struct.unpack("qq", payload[:16])
+                return seconds + nanoseconds / 1e9 - (time.time() - time.monotonic())
+        return None
+
     def do_GET(self):
         self._handle()
 
     do_POST = do_PUT = do_PATCH = do_DELETE = do_GET
 
     def _handle(self) -> None:
-        at = time.monotonic()
+        at = getattr(self, "_arrived", None) or time.monotonic()
         fake = self.server.fake
         parts = urlsplit(self.path)
         query = parse_qs(parts.query, keep_blank_values=True)
