@@ -1,9 +1,12 @@
 """The outbound side of an API Studio call, on the add-on's Clockify client
 (``addon.outbound.get_client``): the allowed-host check and the send.
 
-The client takes the workspace's rate-limit slot itself; API Studio never waits for one
-(``wait=0``: an empty budget is a 429 with ``Retry-After`` at once) and never retries (a
-retried POST could create twice; the user sees Clockify's answer and decides).
+The client takes the workspace's rate-limit slot itself. API Studio waits at most
+``SLOT_WAIT_SECONDS`` for it: a spent budget (next slot further away) is a 429 with
+``Retry-After`` at once. Not ``wait=0``: the limiter gives up a slot reserved more than 20 ms
+before it returns (so a descheduled caller cannot crowd the window) and with no wait allowed a
+single slow Redis round trip would then refuse a call on an idle workspace. API Studio never
+retries either (a retried POST could create twice; the user sees Clockify's answer and decides).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ ALLOWED_RESPONSE_HEADERS = ("content-type", "content-length", "date", "etag", "l
                             "location", "retry-after", "x-request-id", "x-ratelimit-limit",
                             "x-ratelimit-remaining", "x-ratelimit-reset")
 MAX_RESPONSE_TEXT_CHARS = 5 * 1024 * 1024
+SLOT_WAIT_SECONDS = 0.5
 
 
 def host_allowed(url: str) -> bool:
@@ -41,7 +45,8 @@ def send(prepared) -> dict:
     try:
         response = get_client().request(
             operation.method, prepared.url, workspace_id=prepared.workspace_id, token=prepared.token,
-            params=prepared.query_pairs or None, json=prepared.body, wait=0, max_retries=0)
+            params=prepared.query_pairs or None, json=prepared.body, wait=SLOT_WAIT_SECONDS,
+            max_retries=0)
     except RateLimitExceeded as exc:
         raise RateLimited("The workspace's Clockify request budget is spent; try again shortly.",
                           retry_after=exc.retry_after) from None

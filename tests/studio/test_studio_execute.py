@@ -149,6 +149,13 @@ def test_empty_budget_is_429_with_retry_after(app, post, fake_clockify):
     assert _metric("getProjects", "rate_limited") == before + 1
 
 
+def test_a_slot_due_shortly_is_waited_for(app, post, fake_clockify):
+    with app.app_context():
+        get_rate_limiter().penalize(WORKSPACE, 0.2)
+    response = post(EXECUTE, {"operationId": "getProjects"})
+    assert response.status_code == 200 and len(fake_clockify.requests()) == 1
+
+
 def test_unreachable_clockify_is_503(app, post, fake_clockify):
     fake_clockify.inject("*/projects", Fault.drop())
     response = post(EXECUTE, {"operationId": "getProjects"})
