@@ -207,6 +207,8 @@ def test_write_call_runs_after_confirmation(page, live_server, fake_token, fake_
     page.click("#execute")
     page.wait_for_selector("#confirm-panel:not([hidden])")
     assert fake_clockify.requests() == []
+    OUTPUT.mkdir(exist_ok=True)
+    page.screenshot(path=str(OUTPUT / "studio-confirm.png"))
     page.click("#confirm-send")
     wait_for_response(page)
     assert page.text_content("#resp-status") == "201"
