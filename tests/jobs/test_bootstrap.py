@@ -111,6 +111,18 @@ def test_second_run_adds_no_duplicates_and_removes_what_disappeared(install, wor
     assert len(rows) == len(set(rows))
 
 
+def test_dependents_of_parents_that_all_disappeared_are_removed(install, work, fake_clockify):
+    seed_workspace(fake_clockify)
+    install()
+    run_bootstrap(work)
+    assert workspace_data.counts(WORKSPACE)["tasks"] == 8
+    fake_clockify.seed(WORKSPACE, "projects", [])
+    fake_clockify.seed(WORKSPACE, "users", [])
+    assert run_bootstrap(work).status == "completed"
+    counts = workspace_data.counts(WORKSPACE)
+    assert "tasks" not in counts and "time-entries" not in counts and "projects" not in counts
+
+
 def test_429_retry_after_is_honoured(install, work, fake_clockify):
     fake_clockify.inject("*/workspaces/ws1/clients", Fault.rate_limited("1"))
     install()
