@@ -21,6 +21,7 @@ import time
 
 from rq import SimpleWorker
 from rq.scheduler import RQScheduler
+from rq.timeouts import TimerDeathPenalty
 from rq.utils import import_attribute
 from rq.worker import HerokuWorker
 
@@ -127,5 +128,8 @@ class EmbeddedWorker(threading.Thread):
 
 
 class _ThreadWorker(AppSimpleWorker):
+    # SIGALRM-based job timeouts only work on the main thread; a timer thread works anywhere.
+    death_penalty_class = TimerDeathPenalty
+
     def _install_signal_handlers(self):
         """Signals belong to the main thread; the embedded worker stops with the process."""

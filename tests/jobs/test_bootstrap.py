@@ -40,7 +40,8 @@ def test_pages_through_every_listing_and_expands_dependents(install, work, fake_
     # 14 workspace-level listings, a task listing per project, a time-entry listing per user.
     assert run.operations_total == run.operations_done == BASE_OPERATIONS + 7 + 2
     assert run.items_stored == sum(counts.values())
-    assert run.started_at is not None and run.finished_at is not None
+    body = bootstrap_runs.status_body(run)
+    assert body["started_at"].endswith("+00:00") and body["finished_at"].endswith("+00:00")
 
     project_pages = fake_clockify.requests(path_glob="*/workspaces/ws1/projects")
     assert [r.param("page") for r in project_pages] == ["1", "2", "3"]
