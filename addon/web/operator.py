@@ -7,12 +7,12 @@ ever read or shown.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from flask import Blueprint, jsonify, request
 
 from ..errors import ValidationFailed
-from ..models import WebhookEvent
+from ..models import WebhookEvent, isoformat_utc
 from ..store import events as event_store
 from ..store import operator as operator_store
 from .request_body import storable_text
@@ -53,10 +53,7 @@ def _event_json(event: WebhookEvent) -> dict:
 
 
 def _json_value(value):
-    if not isinstance(value, datetime):
-        return value
-    # SQLite hands back naive datetimes; every stored time is UTC, so say so in the answer.
-    return (value if value.tzinfo is not None else value.replace(tzinfo=UTC)).isoformat()
+    return isoformat_utc(value) if isinstance(value, datetime) else value
 
 
 def _text(name: str) -> str | None:

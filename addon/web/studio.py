@@ -14,6 +14,7 @@ from flask import Blueprint, current_app, g, jsonify, make_response, render_temp
 from .. import auth
 from ..clockify.openapi_catalog import get_catalog
 from ..errors import AddonError, NotFound, ValidationFailed
+from ..models import isoformat_utc
 from ..store import workspace_data
 from . import studio_calls
 
@@ -96,7 +97,7 @@ def cached_workspace_data():
         rows = workspace_data.list_entities(workspace_id, source, limit=page_size,
                                             offset=(page_number - 1) * page_size)
         items = [{"entityId": r.entity_id, "name": _entity_name(r.data), "data": r.data,
-                  "fetchedAt": r.fetched_at.isoformat() if r.fetched_at else None} for r in rows]
+                  "fetchedAt": isoformat_utc(r.fetched_at)} for r in rows]
     return jsonify(counts=counts, source=source, page=page_number, pageSize=page_size,
                    total=counts.get(source, 0) if source else sum(counts.values()), items=items)
 

@@ -3,6 +3,7 @@
 import json
 import re
 import time
+from datetime import datetime, timedelta
 
 from addon.extensions import db
 from addon.store import workspace_data
@@ -163,6 +164,8 @@ def test_workspace_data_counts_and_pages(app, client, auth_headers):
     assert page["total"] == 5 and page["page"] == 2
     assert [i["entityId"] for i in page["items"]] == ["p2", "p3"]
     assert page["items"][0]["name"] == "Project 2"
+    # Regression: SQLite gave naive times (no offset), which are not RFC 3339.
+    assert datetime.fromisoformat(page["items"][0]["fetchedAt"]).utcoffset() == timedelta(0)
 
 
 def test_workspace_data_refuses_bad_paging(client, auth_headers):
