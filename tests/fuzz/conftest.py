@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from addon import create_app
@@ -10,9 +12,10 @@ from addon.testkit.clockify_calls import ClockifySimulator, FlaskTransport
 
 
 @pytest.fixture
-def kit(app, signer) -> ClockifySimulator:
-    """Plays Clockify against the session app (test client: every answer is checked)."""
-    return ClockifySimulator(signer, FlaskTransport(app.test_client()))
+def kit(app, signer, fake_clockify) -> ClockifySimulator:
+    """Plays Clockify against the session app (test client: every answer is checked); the
+    installations it makes point at the fake Clockify, so nothing leaves 127.0.0.1."""
+    return ClockifySimulator(signer, FlaskTransport(app.test_client()), api_url=fake_clockify.api_url)
 
 
 # One event per webhook route, so the installation holds a token for each route.
@@ -38,3 +41,12 @@ def development_app(app, base_overrides):
     with development.app_context():
         db.session.remove()
         db.engine.dispose()
+
+
+@pytest.fixture
+def user_token(signer, installed, fake_clockify) -> str:
+    """An owner's user token of the installed workspace whose hosts are the fake Clockify's."""
+    return signer.make_token(workspaceId=installed.workspace_id, addonId=installed.addon_id, user="user-fuzz",
+                             workspaceRole="OWNER", theme="DEFAULT", language="EN",
+                             backendUrl=fake_clockify.api_url, reportsUrl=fake_clockify.reports_url,
+                             exp=int(time.time()) + 1800)
