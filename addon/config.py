@@ -64,6 +64,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("WEBHOOK_REQUEST_MAX_RETRIES", "5", "Retries of an outbound Clockify call on 429, 5xx and connection errors."),
     Variable("WEBHOOK_REQUEST_BACKOFF_BASE", "0.5", "Base of the exponential backoff, seconds."),
     Variable("WEBHOOK_REQUEST_BACKOFF_CAP", "30", "Longest single backoff wait, seconds."),
+    Variable("CLOCKIFY_READ_TIMEOUT", "30", "Seconds to wait for each Clockify answer; a slower one counts as a timeout and is retried."),
     Variable("LOG_LEVEL", "INFO", "`DEBUG`, `INFO`, `WARNING`, `ERROR` or `CRITICAL`."),
     Variable("MANIFEST_SCHEMA_VERSION", "1.3", "Manifest schema version, `1.2` to `1.6`."),
     Variable("MANIFEST_MAX_WEBHOOKS", "20", "Most webhooks the manifest declares; the rest are registered through the API."),
@@ -106,6 +107,7 @@ class Settings:
     webhook_request_max_retries: int
     webhook_request_backoff_base: float
     webhook_request_backoff_cap: float
+    clockify_read_timeout: float
     log_level: str
     manifest_schema_version: str
     manifest_max_webhooks: int
@@ -248,6 +250,7 @@ def load_settings(environ: Mapping[str, str], instance_path: str) -> Settings:
         webhook_request_max_retries=_int(raw, "WEBHOOK_REQUEST_MAX_RETRIES", 0, 20),
         webhook_request_backoff_base=_float(raw, "WEBHOOK_REQUEST_BACKOFF_BASE", 0.0, 60.0),
         webhook_request_backoff_cap=_float(raw, "WEBHOOK_REQUEST_BACKOFF_CAP", 0.0, 3600.0),
+        clockify_read_timeout=_float(raw, "CLOCKIFY_READ_TIMEOUT", 0.1, 300.0),
         log_level=_choice(raw, "LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"), upper=True),
         manifest_schema_version=schema_version,
         manifest_max_webhooks=_int(raw, "MANIFEST_MAX_WEBHOOKS", 0, 100),

@@ -58,6 +58,7 @@ def _build(app) -> tuple[ClockifyClient, RateLimiter]:
         max_retries=settings.webhook_request_max_retries,
         backoff_base=settings.webhook_request_backoff_base,
         backoff_cap=settings.webhook_request_backoff_cap,
+        read_timeout=settings.clockify_read_timeout,
         user_agent=f"{settings.addon_key} (Clockify add-on)",
         request_id=current_request_id,
         on_response=count,

@@ -15,6 +15,7 @@ def test_one_client_per_process_built_from_settings(app, ctx):
     settings = app.config["SETTINGS"]
     assert get_rate_limiter().rate == settings.rate_limit_rps
     assert client.max_retries == settings.webhook_request_max_retries
+    assert client.timeout[1] == settings.clockify_read_timeout == 30.0
     assert client.hosts.allows("http://127.0.0.1:1234/api") and not client.hosts.allows("http://localhost/api")
 
 
@@ -26,3 +27,11 @@ def test_attempts_are_counted_by_status(app, ctx, fake_clockify, redis_conn):
     counts = {json.loads(k)[0]: float(v) for k, v in
               ((k.decode(), v) for k, v in redis_conn.hgetall(metrics.CLOCKIFY_REQUESTS.key).items())}
     assert counts == {"503": 1.0, "200": 1.0}
+
+
+def test_the_read_timeout_is_configurable(base_overrides):
+    from addon import create_app
+
+    quick = create_app({**base_overrides, "CLOCKIFY_READ_TIMEOUT": "2.5"})
+    with quick.app_context():
+        assert get_client().timeout == (5.0, 2.5)
