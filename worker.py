@@ -3,10 +3,12 @@
 With no argument it listens on ``RQ_QUEUES`` (default: every queue, highest priority first).
 SIGTERM is a warm shutdown. The worker also runs RQ's scheduler, which moves retries and
 scheduled jobs back onto their queues, and (when it listens on ``default``) keeps the periodic
-webhook sweep scheduled: at start and at each RQ maintenance run (every 10 minutes).
+webhook sweep scheduled: at start and at each maintenance run (``addon.workers.MAINTENANCE_SECONDS``).
 
-Losing Redis does not end the process: RQ quits its loop when Redis disappears in the middle of
-a job, so a fresh worker (with a fresh scheduler and sweep chain) starts once Redis answers again.
+Losing Redis does not end the process. An idle worker retries its dequeue, and its next
+maintenance restarts the scheduler (which died with the connection) and the sweep chain (lost if
+Redis came back empty). RQ quits its loop when Redis disappears in the middle of a job, so then a
+fresh worker starts once Redis answers again.
 """
 
 import logging

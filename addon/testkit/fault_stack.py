@@ -1,8 +1,8 @@
 """A small stack of real processes for fault injection: a private ``redis-server``, gunicorn and
-``python worker.py``, each started in its own process group so that stopping it (or a test
-killing it on purpose) takes its children (gunicorn workers, RQ horses) along. The entry points
-run as ``addon.testkit.processes`` starts them: only the given variables, from a directory with
-no ``.env``.
+``python worker.py``, each started in a session of its own so that stopping it (or a test
+killing it on purpose) takes its children (gunicorn workers, RQ horses, RQ's scheduler) along.
+The entry points run as ``addon.testkit.processes`` starts them: only the given variables, from
+a directory with no ``.env``.
 
 >>> with ProcessPool(log_dir) as pool:
 ...     redis = PrivateRedis(pool).start()
@@ -41,7 +41,7 @@ def wait_until(predicate, timeout: float, interval: float = 0.1, message: str = 
 
 
 class Managed:
-    """One started process (group leader of its own session) and its log file."""
+    """One started process (the leader of its own session) and its log file."""
 
     def __init__(self, name: str, process: subprocess.Popen, log_path: Path):
         self.name, self.process, self.log_path = name, process, log_path
@@ -61,26 +61,44 @@ class Managed:
         except OSError:
             return ""
 
-    def signal_group(self, signum: int) -> None:
-        """Send ``signum`` to the process and all its children (its process group)."""
-        try:
-            os.killpg(self.process.pid, signum)
-        except ProcessLookupError:
-            pass
-
-    def stop(self, grace: float = 10.0) -> None:
-        """SIGTERM the group, then SIGKILL it if it is still there after ``grace`` seconds."""
-        if self.alive():
-            self.signal_group(signal.SIGTERM)
+    def kill(self) -> None:
+        """SIGKILL the process and everything it started, at once (a lost dyno)."""
+        for pid in session_members(self.process.pid):
             try:
-                self.process.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
                 pass
-        self.signal_group(signal.SIGKILL)
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             pass
+
+    def stop(self, grace: float = 10.0) -> None:
+        """SIGTERM the process (gunicorn and RQ shut down their children warmly), then SIGKILL
+        whatever of its session is left after ``grace`` seconds."""
+        if self.alive():
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                pass
+        self.kill()
+
+
+def session_members(session_id: int) -> list[int]:
+    """Every live process of session ``session_id``: a process started with ``start_new_session``
+    and all its descendants, RQ's work horses included (they leave the process group, not the
+    session)."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if os.getsid(int(entry.name)) == session_id:
+                members.append(int(entry.name))
+        except OSError:  # gone meanwhile
+            continue
+    return members
 
 
 class ProcessPool:
@@ -98,8 +116,7 @@ class ProcessPool:
         self.close()
 
     def start(self, name: str, argv: list[str], variables: Mapping[str, str | None] | None = None) -> Managed:
-        """Start ``argv`` in a new session (its own process group), in the log directory, with
-        ``clean_env(variables)``."""
+        """Start ``argv`` in a session of its own, in the log directory, with ``clean_env(variables)``."""
         log_path = self.log_dir / f"{name}-{len(self.started)}.log"
         with open(log_path, "wb") as output:
             process = subprocess.Popen(argv, cwd=self.log_dir, env=clean_env(variables or {}),
@@ -189,5 +206,4 @@ class PrivateRedis:
     def kill(self) -> None:
         """SIGKILL the server (its data is lost: nothing is persisted)."""
         if self.server is not None:
-            self.server.signal_group(signal.SIGKILL)
-            self.server.process.wait(timeout=10)
+            self.server.kill()

@@ -1,6 +1,6 @@
 """Fault injection against real processes: gunicorn, ``python worker.py``, a private
 redis-server and a FaultProxy in front of PostgreSQL. Every process is stopped (its whole
-process group) when the test ends, whatever happened."""
+session) when the test ends, whatever happened."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def _postgres_only(base_overrides):
 
 @pytest.fixture
 def pool(tmp_path):
-    """Starts processes for the test and stops every one (process groups) afterwards."""
+    """Starts processes for the test and stops every one (with everything it started) afterwards."""
     with ProcessPool(tmp_path / "logs") as processes:
         yield processes
 

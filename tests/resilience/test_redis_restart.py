@@ -1,6 +1,7 @@
-"""Redis dies and comes back empty in the middle of a burst of webhook deliveries: every delivery
-answered 2xx is stored, every stored one is processed once Redis is back (the sweep enqueues what
-the queue lost), none twice, and gunicorn and the worker stay up."""
+"""Redis dies and comes back empty, in the middle of a burst of webhook deliveries (the worker is
+busy) or while the worker waits for work: every delivery answered 2xx is stored, every stored one
+is processed once Redis is back (the sweep enqueues what the queue lost), none twice, and gunicorn
+and the worker stay up."""
 
 from __future__ import annotations
 
@@ -72,21 +73,47 @@ def test_a_redis_restart_mid_burst_loses_no_delivery(app, signer, pool, private_
             answers[i] = kit.send_webhook(event, payload).status_code
     assert sorted(answers) == list(range(DELIVERIES)) and set(answers.values()) == {200}, answers
 
-    def all_processed() -> bool:
-        rows = _events(app)
-        assert worker.alive(), f"the worker died:\n{worker.log_tail()}"
-        return len(rows) == DELIVERIES and all(r.status == "processed" for r in rows)
-
-    try:
-        wait_until(all_processed, timeout=40, interval=0.25, message="every stored delivery processed")
-    except TimeoutError:
-        rows = _events(app)
-        pytest.fail(f"{sum(r.status == 'processed' for r in rows)}/{len(rows)} processed; statuses "
-                    f"{sorted({r.status for r in rows})}\nworker log:\n{worker.log_tail()}")
-
-    rows = _events(app)
-    assert [r.attempts for r in rows] == [1] * DELIVERIES, "an event was processed more than once"
+    _wait_all_processed(app, worker, DELIVERIES)
     with app.app_context():
         cached = workspace_data.counts(WS)
     assert cached == {source: DELIVERIES // len(EVENTS) for source in SOURCES.values()}
     assert web.alive() and worker.alive()
+
+
+def test_a_redis_restart_while_the_worker_idles_loses_nothing(app, signer, pool, private_redis, stack_env):
+    env = {**stack_env, "REDIS_URL": private_redis.url}
+    web = pool.gunicorn(env)
+    worker = pool.worker(env)
+    kit = ClockifySimulator(signer, HttpTransport(web.url))
+    assert kit.install(WS, ADDON, settings={"auto_bootstrap": False}).reply.status_code == 200
+    for i in range(3):
+        assert kit.send_webhook("NEW_TAG", entity_payload(WS, f"before-{i}")).status_code == 200
+    _wait_all_processed(app, worker, 3)  # the worker now waits on an empty queue
+
+    private_redis.kill()
+    for i in range(12):  # stored, not enqueued: the delivery is acknowledged all the same
+        assert kit.send_webhook("NEW_TAG", entity_payload(WS, f"during-{i}")).json()["status"] == "accepted"
+    assert {r.status for r in _events(app)[3:]} == {"received"}
+    time.sleep(2)  # long enough for the worker's scheduler to notice and die
+    private_redis.start()
+
+    _wait_all_processed(app, worker, 15)
+    with app.app_context():
+        assert workspace_data.counts(WS) == {"tags": 15}
+    assert web.alive() and worker.alive()
+
+
+def _wait_all_processed(app, worker, count: int, timeout: float = 40) -> None:
+    """Wait until ``count`` events are stored and processed, each exactly once."""
+    def all_processed() -> bool:
+        rows = _events(app)
+        assert worker.alive(), f"the worker died:\n{worker.log_tail()}"
+        return len(rows) == count and all(r.status == "processed" for r in rows)
+
+    try:
+        wait_until(all_processed, timeout=timeout, interval=0.25, message="every stored delivery processed")
+    except TimeoutError:
+        rows = _events(app)
+        pytest.fail(f"{sum(r.status == 'processed' for r in rows)}/{len(rows)} processed; statuses "
+                    f"{sorted({r.status for r in rows})}\nworker log:\n{worker.log_tail()}")
+    assert [r.attempts for r in _events(app)] == [1] * count, "an event was processed more than once"

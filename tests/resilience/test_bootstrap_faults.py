@@ -1,0 +1,172 @@
+"""The bootstrap on real ``python worker.py`` processes against the fake Clockify, when things go
+wrong: a worker SIGKILLed in the middle (the other worker finishes), and Clockify answering 429
+storms, 5xx bursts, dropped connections and answers slower than the read timeout (the jobs back
+off and finish). Either way the data ends complete, without duplicates, and no one-second window
+holds more of the workspace's requests than its budget."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import redis
+from rq import Worker
+
+from addon.extensions import db
+from addon.models import BootstrapJob, WorkspaceData
+from addon.store import workspace_data
+from addon.testkit.clockify_calls import ClockifySimulator, FlaskTransport
+from addon.testkit.fake_clockify import Fault
+from addon.testkit.fault_stack import wait_until
+
+pytestmark = pytest.mark.resilience
+
+WS, ADDON = "ws-bootstrap-faults", "addon-bootstrap-faults"
+RATE = 10  # RATE_LIMIT_RPS of the workers: small, so the budget is what paces the run
+WORKER_SETTINGS = {"BOOTSTRAP_PAGE_SIZE": "3", "RATE_LIMIT_RPS": str(RATE), "CLOCKIFY_READ_TIMEOUT": "1",
+                   "WEBHOOK_REQUEST_MAX_RETRIES": "6"}
+
+
+def seed_workspace(fake) -> dict[str, int]:
+    """A workspace of a few dozen pages (page size 3); returns the entity count per source."""
+    start = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    projects = [{"id": f"p{i}", "name": f"Project {i}"} for i in range(15)]
+    users = [{"id": f"u{i}", "name": f"User {i}"} for i in range(3)]
+    fake.seed(WS, "", {"id": WS, "name": "Faulty Inc"})
+    fake.seed(WS, "projects", projects)
+    fake.seed(WS, "users", users)
+    fake.seed(WS, "clients", [{"id": f"c{i}", "name": f"Client {i}"} for i in range(4)])
+    fake.seed(WS, "tags", [{"id": f"t{i}", "name": f"Tag {i}"} for i in range(7)])
+    for project in projects[:3]:
+        fake.seed_tasks(WS, project["id"], [{"id": f"{project['id']}-task{j}"} for j in range(4)])
+    for user in users:
+        fake.seed_time_entries(WS, user["id"], [{"id": f"{user['id']}-e{j}", "timeInterval": {"start": start}}
+                                                for j in range(5)])
+    return {"workspaces": 1, "projects": 15, "users": 3, "clients": 4, "tags": 7, "tasks": 12, "time-entries": 15}
+
+
+@pytest.fixture
+def worker_variables(stack_env, base_overrides) -> dict:
+    """Workers on the tests' Redis (the app enqueues there) with a small page size and budget."""
+    return {**stack_env, "REDIS_URL": base_overrides["REDIS_URL"], **WORKER_SETTINGS}
+
+
+@pytest.fixture
+def start_bootstrap(app, signer, fake_clockify):
+    """Install the workspace as Clockify would (INSTALLED, auto bootstrap on): the bootstrap job
+    is enqueued for the worker processes. Returns the run's id."""
+
+    def start() -> int:
+        kit = ClockifySimulator(signer, FlaskTransport(app.test_client()), api_url=fake_clockify.api_url)
+        installed = kit.install(WS, ADDON, settings={"auto_bootstrap": True})
+        assert installed.reply.status_code == 200, installed.reply.body
+        assert installed.reply.json()["jobs"]["bootstrap"] == "queued"
+        with app.app_context():
+            run_id = db.session.execute(db.select(BootstrapJob.id).filter_by(workspace_id=WS)).scalar_one()
+            db.session.remove()
+        return run_id
+
+    return start
+
+
+def _run(app, run_id: int) -> BootstrapJob:
+    with app.app_context():
+        run = db.session.get(BootstrapJob, run_id)
+        db.session.expunge_all()
+        db.session.remove()
+    return run
+
+
+def _wait_finished(app, run_id: int, workers, timeout: float = 50) -> BootstrapJob:
+    def finished():
+        for worker in workers:
+            assert worker.alive(), f"a worker died:\n{worker.log_tail()}"
+        run = _run(app, run_id)
+        return run if run.status not in ("pending", "running") else None
+
+    try:
+        return wait_until(finished, timeout, interval=0.25, message="the bootstrap run finished")
+    except TimeoutError:
+        pytest.fail(f"bootstrap still {_run(app, run_id).status} after {timeout} s\n"
+                    + "\n".join(w.log_tail(3000) for w in workers))
+
+
+def _assert_complete_without_duplicates(app, expected: dict[str, int]) -> None:
+    with app.app_context():
+        counts = workspace_data.counts(WS)
+        rows = db.session.execute(db.select(WorkspaceData.source, WorkspaceData.entity_id)
+                                  .filter_by(workspace_id=WS)).all()
+        db.session.remove()
+    assert {source: counts.get(source, 0) for source in expected} == expected
+    assert len(rows) == len(set(rows)), "an entity was stored twice"
+
+
+def _assert_budget_kept(fake) -> None:
+    busiest = fake.max_requests_per_window(1.0, workspace_id=WS)
+    assert busiest <= RATE, f"{busiest} requests of the workspace within one second (budget {RATE})"
+
+
+def _busy_bootstrap_worker(connection, started):
+    """The started worker whose horse is running a bootstrap job right now, if any."""
+    by_pid = {w.pid: w for w in started}
+    for rq_worker in Worker.all(connection=connection):
+        job = rq_worker.get_current_job()
+        if job is not None and "bootstrap" in job.func_name and rq_worker.pid in by_pid:
+            return by_pid[rq_worker.pid]
+    return None
+
+
+def test_a_sigkilled_worker_mid_bootstrap_leaves_the_run_to_the_other(app, pool, fake_clockify, worker_variables,
+                                                                      start_bootstrap):
+    fake_clockify.latency = 0.05
+    expected = seed_workspace(fake_clockify)
+    started = [pool.worker(worker_variables) for _ in range(2)]
+    run_id = start_bootstrap()
+
+    connection = redis.Redis.from_url(worker_variables["REDIS_URL"])
+    wait_until(lambda: len(fake_clockify.requests()) >= 15, 30, message="the bootstrap under way")
+    victim = wait_until(lambda: _busy_bootstrap_worker(connection, started), 20, interval=0.05,
+                        message="a worker running a bootstrap job")
+    victim.kill()  # worker, horse and scheduler at once: a lost dyno
+    survivor = next(w for w in started if w is not victim)
+    assert _run(app, run_id).status == "running"
+
+    run = _wait_finished(app, run_id, [survivor])
+    assert run.status == "completed", run.errors
+    _assert_complete_without_duplicates(app, expected)
+    _assert_budget_kept(fake_clockify)
+    assert not victim.alive() and survivor.alive()
+
+
+def test_429_storms_5xx_bursts_and_timeouts_are_outlasted_within_the_budget(app, pool, fake_clockify,
+                                                                           worker_variables, start_bootstrap):
+    fake_clockify.latency = 0.02
+    expected = seed_workspace(fake_clockify)
+    storm = [Fault.rate_limited("1")] * 4
+    fake_clockify.inject(f"*/workspaces/{WS}/projects", *storm, method="GET")
+    fake_clockify.inject(f"*/workspaces/{WS}/users", *storm, method="GET")
+    fake_clockify.inject(f"*/workspaces/{WS}/clients", Fault.status(500), Fault.status(502), Fault.status(503),
+                         Fault.status(504), method="GET")
+    fake_clockify.inject(f"*/workspaces/{WS}/tags", Fault.slow(2.5), Fault.drop(), Fault.slow(2.5), method="GET")
+    fake_clockify.inject(f"*/workspaces/{WS}/user/*/time-entries", Fault.status(503), Fault.drop(),
+                         Fault.rate_limited("1"), method="GET")
+    started = [pool.worker(worker_variables) for _ in range(2)]
+    run_id = start_bootstrap()
+
+    run = _wait_finished(app, run_id, started)
+    assert run.status == "completed", run.errors
+    _assert_complete_without_duplicates(app, expected)
+    _assert_budget_kept(fake_clockify)
+
+    served = [r.status for r in fake_clockify.requests(path_glob=f"*/workspaces/{WS}/*")]
+    assert served.count(429) >= 9 and sum(1 for s in served if s is not None and s >= 500) >= 5
+    assert served.count(None) >= 2, "the dropped connections were not retried"
+    tags = fake_clockify.requests(method="GET", path_glob=f"*/workspaces/{WS}/tags")
+    assert len(tags) >= 4, "timed-out and dropped listings were not retried"
+    # After a 429 with Retry-After: 1 the same request waits out the penalty before it is sent again.
+    log = fake_clockify.requests(path_glob=f"*/workspaces/{WS}/*")
+    for index, request in enumerate(log):
+        if request.status == 429:
+            again = next((r for r in log[index + 1:] if (r.path, r.query) == (request.path, request.query)), None)
+            assert again is not None and again.at - request.at >= 0.9, (request.path, request.query)
+    assert all(w.alive() for w in started)
