@@ -2,13 +2,13 @@
 
 With no argument it listens on ``RQ_QUEUES`` (default: every queue, highest priority first).
 SIGTERM is a warm shutdown. The worker also runs RQ's scheduler, which moves retries and
-scheduled jobs back onto their queues, and (when it listens on ``default``) keeps the periodic
-webhook sweep scheduled: at start and at each maintenance run (``addon.workers.MAINTENANCE_SECONDS``).
+scheduled jobs back onto their queues, and the sweeps of ``addon.workers.SWEEPS`` (resumption of
+abandoned bootstraps, the periodic webhook sweep).
 
 Losing Redis does not end the process. An idle worker retries its dequeue, and its next
-maintenance restarts the scheduler (which died with the connection) and the sweep chain (lost if
-Redis came back empty). RQ quits its loop when Redis disappears in the middle of a job, so then a
-fresh worker starts once Redis answers again.
+maintenance restarts the scheduler (which died with the connection) and, through the sweeps, the
+webhook sweep chain (lost if Redis came back empty). RQ quits its loop when Redis disappears in
+the middle of a job, so then a fresh worker starts once Redis answers again.
 """
 
 import logging
@@ -20,30 +20,12 @@ import redis
 
 from addon import create_app
 from addon.jobs import preload
-from addon.jobs.events import keep_sweep_scheduled
 from addon.logs import configure_logging
-from addon.queueing import DEFAULT, PRIORITY_ORDER, get_queue
+from addon.queueing import PRIORITY_ORDER, get_queue
 from addon.workers import AppWorker
 
 log = logging.getLogger("worker")
 REDIS_WAIT_MAX_SECONDS = 10
-
-
-class Worker(AppWorker):
-    """AppWorker that also restarts the webhook sweep chain if it was lost (idempotent), and
-    remembers whether it was asked to stop (as opposed to RQ quitting on a Redis error)."""
-
-    stop_requested = False
-
-    def request_stop(self, signum, frame):
-        self.stop_requested = True
-        super().request_stop(signum, frame)
-
-    def run_maintenance_tasks(self):
-        super().run_maintenance_tasks()
-        if DEFAULT in self.queue_names():
-            with self.app.app_context():
-                keep_sweep_scheduled()
 
 
 def main(argv: list[str]) -> None:
@@ -65,7 +47,7 @@ def main(argv: list[str]) -> None:
     # so it gets its own connection rather than the app's short-timeout one.
     connection = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=5)
     while True:
-        worker = Worker([get_queue(n, connection) for n in names], connection=connection, app=app)
+        worker = AppWorker([get_queue(n, connection) for n in names], connection=connection, app=app)
         try:
             worker.work(with_scheduler=True, logging_level=settings.log_level)
         except redis.RedisError as error:  # RQ's own teardown talks to Redis too
@@ -74,22 +56,23 @@ def main(argv: list[str]) -> None:
             worker.pubsub_thread.stop()
         if worker.stop_requested:
             return
+        log.warning("the RQ worker quit without being asked to; a new one starts once Redis answers")
         wait_for_redis(connection)
 
 
 def wait_for_redis(connection: redis.Redis) -> None:
-    """Block until Redis answers PING (backing off up to ``REDIS_WAIT_MAX_SECONDS``); SIGTERM
-    meanwhile ends the process at once, as nothing is running."""
+    """Pause, then block until Redis answers PING, backing off up to ``REDIS_WAIT_MAX_SECONDS``
+    (the pause keeps a worker that fails for another reason from spinning). SIGTERM meanwhile
+    ends the process at once: nothing is running."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     delay = 0.5
-    log.warning("Redis is unavailable; a new worker starts when it answers again")
     while True:
+        time.sleep(delay)
         try:
             connection.ping()
             return
         except redis.RedisError:
-            time.sleep(delay)
             delay = min(delay * 2, REDIS_WAIT_MAX_SECONDS)
 
 

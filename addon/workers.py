@@ -35,7 +35,11 @@ log = logging.getLogger(__name__)
 MAINTENANCE_SECONDS = 5
 # An idle worker wakes from its blocking dequeue every (worker_ttl - 15) s to run maintenance.
 WORKER_TTL_SECONDS = MAINTENANCE_SECONDS + 15
-SWEEPS: tuple[str, ...] = ("addon.jobs.bootstrap.resume_abandoned",)
+SWEEPS: tuple[str, ...] = (
+    "addon.jobs.bootstrap.resume_abandoned",
+    # Heals the self-rescheduling webhook sweep chain if a lost job broke it (idempotent).
+    "addon.jobs.events.keep_sweep_scheduled",
+)
 
 
 def run_sweeps() -> None:
@@ -92,11 +96,18 @@ class _AppJobs:
 
 
 class AppWorker(_AppJobs, HerokuWorker):
-    """Production worker: forks a horse per job, warm shutdown on SIGTERM."""
+    """Production worker: forks a horse per job, warm shutdown on SIGTERM. ``stop_requested``
+    tells a stop asked for by a signal from RQ quitting its loop on a Redis error."""
+
+    stop_requested = False
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("worker_ttl", WORKER_TTL_SECONDS)
         super().__init__(*args, **kwargs)
+
+    def request_stop(self, signum, frame):
+        self.stop_requested = True
+        super().request_stop(signum, frame)
 
 
 class AppSimpleWorker(_AppJobs, SimpleWorker):
