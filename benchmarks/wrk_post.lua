@@ -1,0 +1,40 @@
+-- POSTs a distinct, realistic webhook body on every request (so none is deduplicated) and
+-- prints the latency distribution as one JSON line at the end.
+-- Env: BENCH_TOKEN (Clockify-Signature), BENCH_EVENT, BENCH_WORKSPACE.
+local counter = 0
+local token = os.getenv("BENCH_TOKEN") or ""
+local event = os.getenv("BENCH_EVENT") or "NEW_TIME_ENTRY"
+local workspace = os.getenv("BENCH_WORKSPACE") or "ws-bench"
+local threads = {}
+thread_id = 0
+
+function setup(thread)
+  thread:set("thread_id", #threads + 1)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  wrk.headers["Content-Type"] = "application/json"
+  wrk.headers["Clockify-Signature"] = token
+  wrk.headers["Clockify-Webhook-Event-Type"] = event
+end
+
+function request()
+  counter = counter + 1
+  local id = string.format("%02d%010d", thread_id, counter)
+  local body = string.format(
+    '{"id":"te-%s","workspaceId":"%s","userId":"user-%d","projectId":"proj-%d",' ..
+    '"description":"Benchmark entry %s","billable":true,"tagIds":["tag-1","tag-2"],' ..
+    '"timeInterval":{"start":"2026-11-26T08:00:00Z","end":"2026-11-26T09:30:00Z","duration":"PT1H30M"}}',
+    id, workspace, counter % 50, counter % 300, id)
+  return wrk.format("POST", nil, nil, body)
+end
+
+function done(summary, latency, requests)
+  io.write(string.format(
+    '{"requests":%d,"duration_us":%d,"errors_connect":%d,"errors_read":%d,"errors_write":%d,' ..
+    '"errors_status":%d,"errors_timeout":%d,"p50_us":%d,"p95_us":%d,"p99_us":%d,"max_us":%d}\n',
+    summary.requests, summary.duration, summary.errors.connect, summary.errors.read,
+    summary.errors.write, summary.errors.status, summary.errors.timeout,
+    latency:percentile(50), latency:percentile(95), latency:percentile(99), latency.max))
+end
