@@ -22,16 +22,19 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_http(url: str, timeout: float = 30.0) -> float:
-    """Poll ``url`` until it answers; return the seconds it took."""
-    started = time.monotonic()
+def wait_http(url: str, timeout: float = 30.0, status: int | None = None, started: float | None = None) -> float:
+    """Poll ``url`` until it answers (with ``status``, when given); return the seconds it took
+    since ``started`` (a ``time.monotonic()`` value; default: now)."""
+    started = time.monotonic() if started is None else started
     while time.monotonic() - started < timeout:
         try:
-            requests.get(url, timeout=1)
-            return time.monotonic() - started
+            response = requests.get(url, timeout=1)
+            if status is None or response.status_code == status:
+                return time.monotonic() - started
         except requests.RequestException:
-            time.sleep(0.02)
-    raise RuntimeError(f"{url} did not answer within {timeout} s")
+            pass
+        time.sleep(0.01)
+    raise RuntimeError(f"{url} did not answer{f' {status}' if status else ''} within {timeout} s")
 
 
 def rss_mib(pid: int) -> float:
@@ -64,16 +67,22 @@ class Stack:
         self.stop()
 
     def _spawn(self, args: list[str], name: str, env: dict[str, str] | None = None) -> subprocess.Popen:
-        log = open(self.log_dir / f"{name}.log", "ab")
-        process = subprocess.Popen(args, cwd=ROOT, env={**self.env, **(env or {})}, stdout=log,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
+        with open(self.log_dir / f"{name}.log", "ab") as log:
+            process = subprocess.Popen(args, cwd=ROOT, env={**self.env, **(env or {})}, stdout=log,
+                                       stderr=subprocess.STDOUT, start_new_session=True)
         self.processes.append(process)
         return process
 
     def gunicorn(self, app: str, port: int, workers: int, name: str) -> subprocess.Popen:
-        """gunicorn with the project's ``gunicorn.conf.py`` (gthread) serving ``app``."""
-        return self._spawn([sys.executable, "-m", "gunicorn", app], name,
-                           {"PORT": str(port), "WEB_CONCURRENCY": str(workers)})
+        """gunicorn with the project's ``gunicorn.conf.py`` (gthread) serving ``app`` on
+        127.0.0.1 only (the command-line bind wins over the config file's 0.0.0.0).
+
+        Like the Procfile's web process it gets a ``PROMETHEUS_MULTIPROC_DIR`` (its own: the
+        config file wipes it at boot).
+        """
+        return self._spawn([sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", app], name,
+                           {"PORT": str(port), "WEB_CONCURRENCY": str(workers),
+                            "PROMETHEUS_MULTIPROC_DIR": str(self.log_dir / f"{name}-prometheus")})
 
     def worker(self, name: str, *queues: str) -> subprocess.Popen:
         """One ``python worker.py`` RQ worker."""
@@ -84,16 +93,26 @@ class Stack:
         with open(self.log_dir / f"{name}.log", "ab") as log:
             subprocess.run(args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, check=True)
 
+    def pause(self, process: subprocess.Popen) -> None:
+        """SIGSTOP a process group (an RQ worker and its horse), so it takes no CPU while a
+        reference is measured."""
+        os.killpg(process.pid, signal.SIGSTOP)
+
+    def resume(self, process: subprocess.Popen) -> None:
+        os.killpg(process.pid, signal.SIGCONT)
+
     def stop_process(self, process: subprocess.Popen, timeout: float = 20) -> None:
         if process.poll() is None:
+            os.killpg(process.pid, signal.SIGCONT)
             os.killpg(process.pid, signal.SIGTERM)
             try:
                 process.wait(timeout)
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
+        if process in self.processes:
+            self.processes.remove(process)
 
     def stop(self) -> None:
-        for process in reversed(self.processes):
+        for process in reversed(list(self.processes)):
             self.stop_process(process)
-        self.processes.clear()

@@ -1,0 +1,102 @@
+"""The Markdown table of a run (``benchmarks/results/latest.md``), from its JSON results."""
+
+from __future__ import annotations
+
+
+def markdown(results: dict) -> str:
+    """Every figure of ``results`` beside its reference, targets first."""
+    lines = ["# Benchmark results", "", *_machine(results), ""]
+    targets = [t for section in ("webhook_ingestion", "bootstrap", "studio") for t in
+               results.get(section, {}).get("targets", [])]
+    if targets:
+        lines += ["## Targets", "", "| Figure | Target | Measured | Met |", "|---|---|---|---|"]
+        lines += [f"| {t['name']} | {t['target']} | {t['measured']} | {'yes' if t['met'] else '**NO**'} |"
+                  for t in targets]
+        lines.append("")
+    for title, section, render in (("Webhook ingestion", "webhook_ingestion", _ingestion),
+                                   ("Bootstrap", "bootstrap", _bootstrap),
+                                   ("API Studio", "studio", _studio),
+                                   ("Token verification", "token_verification", _tokens),
+                                   ("Memory (RSS, MiB)", "memory", _memory)):
+        if results.get(section):
+            lines += [f"## {title}", "", *render(results[section]), ""]
+    return "\n".join(lines)
+
+
+def _machine(results: dict) -> list[str]:
+    m, s = results["machine"], results["settings"]
+    return [
+        f"Run {m['date']} at commit `{m['commit']}` in {results.get('total_seconds', '?')} s: {m['cpu']}, "
+        f"{m['cores']} cores, {m['memory_gib']} GiB, Linux {m['kernel']}, Python {m['python']}, "
+        f"PostgreSQL {m['postgresql']}, Redis {m['redis']}, {m['wrk']}.",
+        f"gunicorn `{s['worker_class']}`, `WEB_CONCURRENCY={s['web_concurrency']}`, "
+        f"`GUNICORN_THREADS={s['gunicorn_threads']}`; load runs of {s['seconds_per_load_run']:g} s; "
+        f"1-minute load average at start {m['load_average_at_start'][0]}.",
+    ]
+
+
+def _ms(run: dict) -> str:
+    return f"{run['p50_ms']:.1f} / {run['p95_ms']:.1f} / {run['p99_ms']:.1f}"
+
+
+def _ingestion(section: dict) -> list[str]:
+    lines = [f"Signed `{section['event']}` deliveries, every body distinct, to `POST /webhooks/time`; "
+             "the ceiling is a bare Flask endpoint answering 204 under the same gunicorn settings.", "",
+             "| Concurrency | Add-on req/s | Ceiling req/s | Share | Add-on p50 / p95 / p99 ms "
+             "| Ceiling p50 / p95 / p99 ms | Errors | Accepted | Stored |",
+             "|---:|---:|---:|---:|---|---|---:|---:|---:|"]
+    for level in section["levels"]:
+        addon, ceiling = level["addon"], level["ceiling"]
+        lines.append(f"| {level['concurrency']} | {addon['requests_per_second']:,.0f} | "
+                     f"{ceiling['requests_per_second']:,.0f} | {level['throughput_ratio']:.0%} | {_ms(addon)} | "
+                     f"{_ms(ceiling)} | {addon['errors']} | {addon['accepted']:,} | {level['stored_rows']:,} |")
+    lines += ["", "CPU milliseconds per request, by process (all share the same cores):", "",
+              "| Concurrency | Add-on web | PostgreSQL | RQ worker | wrk | Ceiling web | wrk (ceiling) |",
+              "|---:|---:|---:|---:|---:|---:|---:|"]
+    for level in section["levels"]:
+        addon, ceiling = level["cpu_ms_per_request"]["addon"], level["cpu_ms_per_request"]["ceiling"]
+        lines.append(f"| {level['concurrency']} | {addon['web']:.2f} | {addon['postgresql']:.2f} | "
+                     f"{addon['rq_worker']:.2f} | {addon['load_generator']:.2f} | {ceiling['web']:.2f} | "
+                     f"{ceiling['load_generator']:.2f} |")
+    processing = section["processing"]
+    lines += ["", f"Processed by the RQ worker meanwhile: {processing['processed_per_second']:g} events/s "
+              f"({', '.join(f'{k} {v:,}' for k, v in processing['by_status'].items())})."]
+    return lines
+
+
+def _bootstrap(section: dict) -> list[str]:
+    if "skipped" in section:
+        return [f"Not measured: {section['skipped']}"]
+    lines = ["| Workers | Requests | Floor s | Wall s | Utilisation | Busiest 1 s window | Windows over budget |",
+             "|---:|---:|---:|---:|---:|---:|---:|"]
+    for run in section["runs"]:
+        lines.append(f"| {run['workers']} | {run['requests']:,} | {run['floor_seconds']:.1f} | "
+                     f"{run['wall_seconds']:.1f} | {run['utilisation']:.0%} | {run['max_per_window']} | "
+                     f"{run['windows_over_budget']} |")
+    return lines
+
+
+def _studio(section: dict) -> list[str]:
+    if "skipped" in section:
+        return [f"Not measured: {section['skipped']}"]
+    return ["| Figure | Measured | Reference |", "|---|---:|---:|",
+            *[f"| {row['name']} | {row['measured']} | {row.get('reference', '')} |" for row in section["rows"]]]
+
+
+def _tokens(section: dict) -> list[str]:
+    names = {"addon_verify": "add-on `TokenVerifier.verify` (key parsed once)",
+             "bare_jwt_decode": "bare `jwt.decode` (same parsed key)",
+             "jwt_decode_parsing_pem_each_time": "`jwt.decode` given the PEM text each time"}
+    lines = ["| Verification of one webhook token | median µs | best round µs |", "|---|---:|---:|"]
+    lines += [f"| {label} | {section[key]['median_us']:.1f} | {section[key]['min_us']:.1f} |"
+              for key, label in names.items()]
+    return lines
+
+
+def _memory(section: dict) -> list[str]:
+    lines = ["| After | Web worker (largest) | Web master | RQ worker |", "|---|---:|---:|---:|"]
+    for phase, figures in section.items():
+        web = figures.get("web", {})
+        lines.append(f"| {phase.replace('after_', '').replace('_', ' ')} | {web.get('max_worker_mib', '')} | "
+                     f"{web.get('master_mib', '')} | {figures.get('rq_worker_mib', '')} |")
+    return lines
