@@ -1,17 +1,20 @@
 """gunicorn settings for Heroku-style dynos (``gunicorn wsgi:app`` picks this file up).
 
-Validates the configuration before any worker boots (one ``configuration error`` line, exit 1),
-wipes the Prometheus multiprocess directory once per boot, and removes dead workers' live gauges.
+Validates the configuration before any worker boots, exactly as ``create_app`` will (``.env``
+included), so a bad value ends the master with one ``configuration error`` line instead of a
+loop of workers failing to boot. Also: JSON logs (access lines included, tokens redacted), a
+fresh Prometheus multiprocess directory per boot, and dead workers' live gauges removed.
 """
 
 import os
 import shutil
 import sys
 
-from addon.config import ConfigError, load_settings
+from addon.config import ConfigError, load_settings, read_environ
+from addon.logs import logging_config
 
 try:
-    _settings = load_settings(os.environ, os.path.join(os.path.dirname(os.path.abspath(__file__)), "instance"))
+    _settings = load_settings(read_environ(), os.path.join(os.path.dirname(os.path.abspath(__file__)), "instance"))
 except ConfigError as _error:
     sys.exit(f"configuration error: {_error}")
 
@@ -23,8 +26,13 @@ threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 timeout = 20
 graceful_timeout = 20
 keepalive = 100
-accesslog = "-"
-access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms request_id=%({x-request-id}o)s'
+# Nothing drives gunicorn through its control socket, and one fixed path in $HOME would be
+# shared by every gunicorn of the machine.
+control_socket_disable = True
+
+logconfig_dict = logging_config(_settings.log_level, gunicorn=True)
+# The path without its query string: the sidebar's query carries the user's token.
+access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms request_id=%({x-request-id}o)s'
 
 _multiproc_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
 if _multiproc_dir:

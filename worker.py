@@ -28,6 +28,8 @@ class Worker(AppWorker):
 
 
 def main(argv: list[str]) -> None:
+    """Run a worker on the queues named in ``argv`` (default ``RQ_QUEUES``) until SIGTERM."""
+    configure_logging()  # JSON from the first line, start-up messages included
     app = create_app()
     settings = app.config["SETTINGS"]
     configure_logging(settings.log_level)

@@ -11,12 +11,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from dotenv import dotenv_values
 from flask import Flask, g, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import auth, crypto, metrics, queueing
-from .config import VARIABLES, ConfigError, load_settings
+from .config import VARIABLES, ConfigError, load_settings, read_environ
 from .errors import register_error_handlers
 from .extensions import db, migrate
 from .request_context import HEADER as REQUEST_ID_HEADER
@@ -29,20 +28,21 @@ _VARIABLE_NAMES = {v.name for v in VARIABLES}
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     """Build the Flask app.
 
-    :param overrides: values that win over the environment. Keys named like environment
-        variables (``DATABASE_URL``...) are validated with them; other keys go to ``app.config``.
+    :param overrides: values that win over the environment and ``.env``. Keys named like
+        environment variables (``DATABASE_URL``...) are validated with them (a None value unsets
+        the variable); other keys go to ``app.config``.
     :raise SystemExit: with one ``configuration error: ...`` line when a variable is bad.
     """
     overrides = dict(overrides or {})
     app = Flask(__name__, instance_relative_config=True,
                 static_folder=str(ROOT / "static"), template_folder=str(ROOT / "templates"))
-    os.makedirs(app.instance_path, exist_ok=True)
 
-    environ = {**_dotenv(), **os.environ, **{k: str(v) for k, v in overrides.items() if k in _VARIABLE_NAMES}}
+    environ = read_environ({k: v for k, v in overrides.items() if k in _VARIABLE_NAMES})
     try:
         settings = load_settings(environ, app.instance_path)
     except ConfigError as error:
         raise SystemExit(f"configuration error: {error}") from None
+    os.makedirs(app.instance_path, exist_ok=True)
 
     app.config.update(
         SETTINGS=settings,
@@ -74,13 +74,11 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     if settings.embedded_redis and settings.env == "development":
         from .workers import EmbeddedWorker
 
-        EmbeddedWorker(app, app.extensions[queueing.EXTENSION_KEY]).start()
+        # Started by the first request, so CLI commands and worker.py never run a job thread.
+        worker = EmbeddedWorker(app, app.extensions[queueing.EXTENSION_KEY])
+        app.extensions[EmbeddedWorker.EXTENSION_KEY] = worker
+        app.before_request(worker.ensure_started)
     return app
-
-
-def _dotenv() -> dict[str, str]:
-    path = Path.cwd() / ".env"
-    return {k: v for k, v in dotenv_values(path).items() if v is not None} if path.is_file() else {}
 
 
 def _engine_options(url: str) -> dict:

@@ -1,8 +1,10 @@
 """Settings read from environment variables and validated once, when the app is created.
 
 Every variable the server reads is declared in ``VARIABLES`` (name, default, description); the
-README's table is checked against it by a test. ``load_settings`` turns a mapping of raw strings
-into a frozen ``Settings`` or raises ``ConfigError`` naming the first bad variable.
+README's table is checked against it by a test. ``read_environ`` gathers the raw strings (a
+``.env`` file, then the process environment); ``load_settings`` turns them into a frozen
+``Settings`` or raises ``ConfigError`` naming the first bad variable. Every entry point (the app
+factory, ``gunicorn.conf.py``) validates through these two, so they agree on what is valid.
 """
 
 from __future__ import annotations
@@ -14,10 +16,16 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
+
+import sqlalchemy as sa
+from dotenv import dotenv_values
+from redis.connection import parse_url as parse_redis_url
 
 from .clockify import events as contract_events
 from .clockify import schemas as contract_schemas
+from .clockify.tokens import load_public_key
 
 ENVIRONMENTS = ("development", "test", "production")
 SCHEMA_VERSIONS = ("1.2", "1.3", "1.4", "1.5", "1.6")
@@ -120,6 +128,21 @@ class Settings:
         return f"Settings(env={self.env!r}, base_url={self.base_url!r}, addon_key={self.addon_key!r})"
 
 
+def read_environ(overrides: Mapping[str, Any] | None = None, directory: str | Path | None = None) -> dict[str, str]:
+    """The raw variables: ``.env`` in ``directory`` (the working directory by default), overridden
+    by the process environment, overridden by ``overrides`` (a None value removes a variable).
+    """
+    path = Path(directory or Path.cwd()) / ".env"
+    environ = {k: v for k, v in dotenv_values(path).items() if v is not None} if path.is_file() else {}
+    environ.update(os.environ)
+    for name, value in (overrides or {}).items():
+        if value is None:
+            environ.pop(name, None)
+        else:
+            environ[name] = str(value)
+    return environ
+
+
 def load_settings(environ: Mapping[str, str], instance_path: str) -> Settings:
     """Validate ``environ`` and return Settings.
 
@@ -138,8 +161,8 @@ def load_settings(environ: Mapping[str, str], instance_path: str) -> Settings:
         raise ConfigError("DATABASE_URL must point at PostgreSQL in production (SQLite is refused)")
 
     redis_url = raw.get("REDIS_URL")
-    if redis_url is not None and urlsplit(redis_url).scheme not in ("redis", "rediss", "unix"):
-        raise ConfigError("REDIS_URL must be a redis://, rediss:// or unix:// URL")
+    if redis_url is not None:
+        _check_redis_url(redis_url)
     if production and redis_url is None:
         raise ConfigError("REDIS_URL is required in production")
 
@@ -152,11 +175,17 @@ def load_settings(environ: Mapping[str, str], instance_path: str) -> Settings:
         raise ConfigError("REQUIRE_SIGNATURE_VERIFICATION cannot be false in production")
 
     key_path = raw.get("CLOCKIFY_PUBLIC_KEY_PATH")
-    if key_path is not None and not Path(key_path).is_file():
-        raise ConfigError(f"CLOCKIFY_PUBLIC_KEY_PATH: no file at {key_path}")
+    if key_path is not None:
+        try:
+            pem = Path(key_path).read_bytes()
+        except OSError:
+            raise ConfigError(f"CLOCKIFY_PUBLIC_KEY_PATH: no readable file at {key_path!r}") from None
+        _check_public_key("CLOCKIFY_PUBLIC_KEY_PATH", pem)
     public_key = raw.get("CLOCKIFY_PUBLIC_KEY")
-    if public_key is not None and "BEGIN PUBLIC KEY" not in public_key:
-        raise ConfigError("CLOCKIFY_PUBLIC_KEY must be PEM text (-----BEGIN PUBLIC KEY-----)")
+    if public_key is not None:
+        # Dashboards often store a PEM on one line with literal "\\n" separators.
+        public_key = public_key.replace("\\n", "\n")
+        _check_public_key("CLOCKIFY_PUBLIC_KEY", public_key.encode())
     jwks_url = raw.get("CLOCKIFY_JWKS_URL")
     if jwks_url is not None:
         _url(raw, "CLOCKIFY_JWKS_URL")
@@ -173,6 +202,7 @@ def load_settings(environ: Mapping[str, str], instance_path: str) -> Settings:
     if not queues or unknown:
         raise ConfigError(f"RQ_QUEUES must list queues among {', '.join(QUEUE_NAMES)}")
 
+    schema_version = _choice(raw, "MANIFEST_SCHEMA_VERSION", SCHEMA_VERSIONS)
     events = raw.get("WEBHOOK_EVENTS")
     webhook_events: tuple[str, ...] | str | None
     if events is None:
@@ -182,14 +212,21 @@ def load_settings(environ: Mapping[str, str], instance_path: str) -> Settings:
     else:
         webhook_events = _list(raw, "WEBHOOK_EVENTS")
         unknown = [e for e in webhook_events if not contract_events.is_known(e)]
-        if unknown:
-            raise ConfigError(f"WEBHOOK_EVENTS names unknown events: {', '.join(unknown)}")
+        if not webhook_events or unknown:
+            raise ConfigError(f"WEBHOOK_EVENTS names an unknown event: {unknown[0] if unknown else '(empty)'!r}")
 
-    schema_version = _choice(raw, "MANIFEST_SCHEMA_VERSION", SCHEMA_VERSIONS)
-    scopes = _list(raw, "ADDON_SCOPES") if raw.get("ADDON_SCOPES") is not None else None
-    unknown = [s for s in scopes or () if s not in contract_schemas.scopes(schema_version)]
-    if unknown:
-        raise ConfigError(f"ADDON_SCOPES names unknown scopes: {', '.join(unknown)}")
+    scopes = None
+    if raw.get("ADDON_SCOPES") is not None:
+        scopes = _list(raw, "ADDON_SCOPES")
+        known = set(contract_schemas.scopes(schema_version))
+        unknown = [s for s in scopes if s not in known]
+        if not scopes or unknown:
+            raise ConfigError(f"ADDON_SCOPES names a scope manifest schema {schema_version} does not have: "
+                              f"{unknown[0] if unknown else '(empty)'!r}")
+
+    frame_ancestors = raw["FRAME_ANCESTORS"]
+    if not _CSP_SOURCES.match(frame_ancestors) or _CSP_SEPARATORS.search(frame_ancestors):
+        raise ConfigError("FRAME_ANCESTORS must be space-separated CSP sources (no ';', ',' or control characters)")
 
     return Settings(
         env=env,
@@ -218,7 +255,7 @@ def load_settings(environ: Mapping[str, str], instance_path: str) -> Settings:
         addon_scopes=scopes,
         studio_access_level=_choice(raw, "STUDIO_ACCESS_LEVEL", ACCESS_LEVELS, upper=True),
         studio_allow_installation_token=_bool(raw, "STUDIO_ALLOW_INSTALLATION_TOKEN"),
-        frame_ancestors=raw["FRAME_ANCESTORS"],
+        frame_ancestors=frame_ancestors,
         bootstrap_page_size=_int(raw, "BOOTSTRAP_PAGE_SIZE", 1, 5000),
         bootstrap_time_entries_days=_int(raw, "BOOTSTRAP_TIME_ENTRIES_DAYS", 0, 3650),
         webhook_sweep_seconds=_int(raw, "WEBHOOK_SWEEP_SECONDS", 1, 86_400),
@@ -288,8 +325,13 @@ def _domains(raw) -> tuple[str, ...]:
     domains = tuple(d.lower() for d in _list(raw, "CLOCKIFY_ALLOWED_API_DOMAINS"))
     bad = [d for d in domains if not _DOMAIN.match(d)]
     if not domains or bad:
-        raise ConfigError(f"CLOCKIFY_ALLOWED_API_DOMAINS has an invalid host pattern: {bad[0] if bad else '(empty)'}")
+        raise ConfigError(f"CLOCKIFY_ALLOWED_API_DOMAINS has an invalid host pattern: {bad[0] if bad else '(empty)'!r}")
     return domains
+
+
+# A source list is printable ASCII; ';' or ',' would smuggle in other directives or policies.
+_CSP_SOURCES = re.compile(r"^[\x21-\x7e ]+$")
+_CSP_SEPARATORS = re.compile(r"[;,]")
 
 
 def _database_url(value: str | None, instance_path: str) -> str:
@@ -298,10 +340,38 @@ def _database_url(value: str | None, instance_path: str) -> str:
     scheme = urlsplit(value).scheme
     # Heroku hands out postgres://, which SQLAlchemy no longer accepts; we ship psycopg 3.
     if scheme in ("postgres", "postgresql"):
-        return "postgresql+psycopg://" + value.split("://", 1)[1]
-    if scheme.startswith("postgresql+") or scheme.startswith("sqlite"):
-        return value
-    raise ConfigError(f"DATABASE_URL must be a PostgreSQL or SQLite URL (got scheme {scheme!r})")
+        value = "postgresql+psycopg://" + value.split("://", 1)[1]
+    elif not (scheme.startswith("postgresql+") or scheme.startswith("sqlite")):
+        raise ConfigError(f"DATABASE_URL must be a PostgreSQL or SQLite URL (got scheme {scheme!r})")
+    # Parse it now so a malformed URL is a configuration error, not a traceback when the engine is
+    # built. The URL may hold a password: never echo it.
+    try:
+        sa.engine.make_url(value).get_dialect().import_dbapi()
+    except ImportError:
+        raise ConfigError(f"DATABASE_URL names a database driver that is not installed (scheme {scheme!r})") from None
+    except Exception:  # SQLAlchemy raises ArgumentError, ValueError or NoSuchModuleError here
+        raise ConfigError("DATABASE_URL is not a valid database URL") from None
+    return value
+
+
+def _check_redis_url(value: str) -> None:
+    # The URL may hold a password: never echo it.
+    if urlsplit(value).scheme not in ("redis", "rediss", "unix"):
+        raise ConfigError("REDIS_URL must be a redis://, rediss:// or unix:// URL")
+    try:
+        parse_redis_url(value)
+    except ValueError:
+        raise ConfigError("REDIS_URL is not a valid Redis URL (check the port and the database number)") from None
+    database = urlsplit(value).path.strip("/")
+    if urlsplit(value).scheme != "unix" and database and not database.isdigit():
+        raise ConfigError("REDIS_URL must end with a database number, e.g. redis://host:6379/0")
+
+
+def _check_public_key(name: str, pem: bytes) -> None:
+    try:
+        load_public_key(pem)
+    except ValueError:
+        raise ConfigError(f"{name} must be an RSA public key in PEM form (-----BEGIN PUBLIC KEY-----)") from None
 
 
 def _fernet_key(value: str | None, instance_path: str) -> bytes:
@@ -317,7 +387,14 @@ def _fernet_key(value: str | None, instance_path: str) -> bytes:
 
 def _instance_key(instance_path: str) -> bytes:
     """Development/test only: generate a Fernet key once and keep it in the instance folder."""
-    path = Path(instance_path) / "token_encryption.key"
+    try:
+        return _read_or_create_key(Path(instance_path) / "token_encryption.key")
+    except OSError as error:
+        raise ConfigError(f"TOKEN_ENCRYPTION_KEY is not set and no key can be kept in {instance_path!r} "
+                          f"({error.strerror})") from None
+
+
+def _read_or_create_key(path: Path) -> bytes:
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         try:

@@ -90,6 +90,10 @@ class ServiceUnavailable(AddonError):
     status, code = 503, "service_unavailable"
 
 
+# Werkzeug's name for 413 ("request_entity_too_large") would differ from PayloadTooLarge's code.
+_HTTP_CODES = {413: PayloadTooLarge.code}
+
+
 def error_response(status: int, code: str, message: str, headers: dict | None = None, **extra):
     """Build the JSON error answer every handler returns."""
     body = {"error": code, "message": message, "request_id": current_request_id(), **extra}
@@ -111,8 +115,10 @@ def register_error_handlers(app) -> None:
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException):
-        code = (error.name or "error").lower().replace(" ", "_")
-        return error_response(error.code or 500, code, error.description or error.name)
+        code = _HTTP_CODES.get(error.code) or (error.name or "error").lower().replace(" ", "_")
+        # Keep the headers the status needs (Allow on 405, WWW-Authenticate on 401...).
+        headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
+        return error_response(error.code or 500, code, error.description or error.name, headers)
 
     @app.errorhandler(OperationalError)
     @app.errorhandler(DBAPIError)

@@ -24,9 +24,27 @@ _TOKEN_FIELD = re.compile(
 )
 
 
+# Field names whose whole value is a secret: ``auth_token``, ``X-Addon-Token``, ``Authorization``,
+# ``Clockify-Signature``... (``token_kind`` or ``token_digest`` are not secrets and stay).
+_SECRET_KEY = re.compile(r"(?i)(token|authorization|signature|secret|password|api[_-]?key|cookie)$")
+
+
 def redact(text: str) -> str:
     """Replace every token-looking substring of ``text``."""
     return _TOKEN_FIELD.sub(lambda m: m.group(1) + REDACTED, _JWT.sub(REDACTED, text))
+
+
+def redact_value(value):
+    """``redact`` applied through dicts, lists and tuples; values under secret-named keys
+    (``token``, ``Authorization``, ``password``...) are replaced whole."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: REDACTED if isinstance(k, str) and _SECRET_KEY.search(k) and v is not None else redact_value(v)
+                for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(redact_value(v) for v in value)
+    return value
 
 
 class ContextFilter(logging.Filter):
@@ -35,24 +53,37 @@ class ContextFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if getattr(record, "request_id", None) is None:
-            record.request_id = current_request_id()
+            record.request_id = current_request_id() or _access_log_request_id(record)
         if getattr(record, "workspace_id", None) is None:
             record.workspace_id = current_workspace_id()
         return True
 
 
+def _access_log_request_id(record: logging.LogRecord) -> str | None:
+    # gunicorn writes its access line after the request, from the response's headers (its atoms).
+    if record.name == "gunicorn.access" and isinstance(record.args, dict):
+        return record.args.get("{x-request-id}o")
+    return None
+
+
 class RedactingFilter(logging.Filter):
-    """Renders the message once and removes tokens from it and from string extras."""
+    """Renders the message once and removes tokens from it, from extras (nested ones too), from
+    the traceback and from the stack."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg = redact(record.getMessage())
         record.args = None
         for key, value in list(record.__dict__.items()):
-            if key not in _STANDARD and isinstance(value, str):
-                setattr(record, key, redact(value))
+            if key not in _STANDARD:
+                setattr(record, key, REDACTED if _SECRET_KEY.search(key) and value is not None
+                        else redact_value(value))
         if record.exc_info and not record.exc_text:
-            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
             record.exc_info = None
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
         return True
 
 
@@ -61,7 +92,18 @@ _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"messa
 
 def configure_logging(level: str = "INFO", stream=None) -> None:
     """Send JSON lines to ``stream`` (stdout by default) at ``level``, replacing other handlers."""
-    logging.config.dictConfig({
+    logging.config.dictConfig(logging_config(level, stream))
+
+
+def logging_config(level: str = "INFO", stream=None, gunicorn: bool = False) -> dict:
+    """The ``dictConfig`` of ``configure_logging``.
+
+    :param gunicorn: also route gunicorn's error and access loggers to the JSON handler
+        (``gunicorn.conf.py`` hands this to gunicorn as ``logconfig_dict``).
+    """
+    loggers = {name: {"level": "INFO", "handlers": [], "propagate": True}
+               for name in ("gunicorn.error", "gunicorn.access")} if gunicorn else {}
+    return {
         "version": 1,
         "disable_existing_loggers": False,
         "filters": {"context": {"()": ContextFilter}, "redact": {"()": RedactingFilter}},
@@ -78,4 +120,5 @@ def configure_logging(level: str = "INFO", stream=None) -> None:
             "filters": ["context", "redact"],
         }},
         "root": {"level": level, "handlers": ["stdout"]},
-    })
+        "loggers": loggers,
+    }

@@ -17,6 +17,7 @@ import time
 
 from rq import SimpleWorker
 from rq.scheduler import RQScheduler
+from rq.timeouts import TimerDeathPenalty
 from rq.worker import HerokuWorker
 
 from . import metrics
@@ -71,16 +72,38 @@ class AppSimpleWorker(_AppJobs, SimpleWorker):
 
 
 class EmbeddedWorker(threading.Thread):
-    """Development-only job runner on a daemon thread of the web process."""
+    """Development-only job runner on a daemon thread of the web process.
 
+    ``create_app`` keeps one at ``app.extensions[EmbeddedWorker.EXTENSION_KEY]``; the app's first
+    request starts it.
+    """
+
+    EXTENSION_KEY = "addon.embedded_worker"
     poll_seconds = 0.5
 
     def __init__(self, app, connection):
         super().__init__(name="embedded-rq-worker", daemon=True)
         self.app, self.connection = app, connection
         self.stopping = threading.Event()
+        self._start_lock = threading.Lock()
+
+    def ensure_started(self) -> None:
+        """Start the thread unless it runs already (safe to call from many request threads)."""
+        if self.ident is not None:
+            return
+        with self._start_lock:
+            if self.ident is None and not self.stopping.is_set():
+                self.start()
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Ask the loop to end after the current pass and wait up to ``timeout`` seconds for it."""
+        self.stopping.set()
+        if self.is_alive():
+            self.join(timeout)
 
     def run(self) -> None:
+        log.warning("embedded worker started: jobs run on this thread of the web process, queues %s",
+                    ", ".join(PRIORITY_ORDER))
         queues = [get_queue(name, self.connection) for name in PRIORITY_ORDER]
         scheduler = RQScheduler(PRIORITY_ORDER, connection=self.connection)
         scheduler.prepare_registries(PRIORITY_ORDER)
@@ -95,5 +118,8 @@ class EmbeddedWorker(threading.Thread):
 
 
 class _ThreadWorker(AppSimpleWorker):
+    # SIGALRM (RQ's default job timeout) can only be armed on the main thread.
+    death_penalty_class = TimerDeathPenalty
+
     def _install_signal_handlers(self):
         """Signals belong to the main thread; the embedded worker stops with the process."""

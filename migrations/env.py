@@ -9,8 +9,8 @@ from alembic import context
 # access to the values within the .ini file in use.
 config = context.config
 
-# Interpret the config file for Python logging, without silencing the loggers that already
-# exist (the app's, when migrations run inside a process such as the test session).
+# Interpret the config file for Python logging. Keep the loggers that exist already (the app's):
+# when migrations run inside a process (tests, scripts) they must go on logging afterwards.
 fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger('alembic.env')
 
