@@ -11,6 +11,7 @@ import sys
 import redis
 
 from addon import create_app
+from addon.jobs import preload
 from addon.jobs.events import keep_sweep_scheduled
 from addon.logs import configure_logging
 from addon.queueing import DEFAULT, PRIORITY_ORDER, get_queue
@@ -41,6 +42,7 @@ def main(argv: list[str]) -> None:
         raise SystemExit("configuration error: REDIS_URL must be set to run a separate worker "
                          "(without it the web process runs jobs itself)")
     names.sort(key=PRIORITY_ORDER.index)
+    preload()
     # The worker rewrites the socket timeout of the client it is given for its blocking dequeue,
     # so it gets its own connection rather than the app's short-timeout one.
     connection = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=5)

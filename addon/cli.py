@@ -3,6 +3,7 @@ function of its area, so the groups are complete once this module is imported.""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -38,6 +39,40 @@ def replay_webhooks(workspace_id: str, since: str | None, event_type: str | None
         raise click.ClickException(f"Redis is unavailable ({type(error).__name__}); "
                                    "reset events are enqueued by the sweep once it is back") from None
     click.echo(f"{result.enqueued} events enqueued, {result.pending} already pending")
+
+
+@bootstrap_cli.command("run")
+@click.argument("workspace_id")
+@click.option("--enqueue", is_flag=True, help="Queue the run for the workers instead of running it here.")
+def bootstrap_run(workspace_id: str, enqueue: bool) -> None:
+    """Bootstrap WORKSPACE_ID (here, unless --enqueue) and print the run's status."""
+    from .jobs import bootstrap, schedule
+    from .store import bootstrap_runs
+
+    if enqueue:
+        run, created = schedule.request_bootstrap(workspace_id, "cli")
+        body = bootstrap_runs.status_body(run)
+        if not created:
+            click.echo("A bootstrap of this workspace is already in progress.", err=True)
+    else:
+        body = bootstrap.run_now(workspace_id)
+    click.echo(json.dumps(body, indent=2))
+
+
+@webhooks_cli.command("deregister")
+@click.argument("workspace_id", required=False)
+@click.option("--retry", "retry_failed", is_flag=True,
+              help="Retry the deregistrations that failed (every workspace unless one is named).")
+def webhooks_deregister(workspace_id: str | None, retry_failed: bool) -> None:
+    """Delete the webhooks the add-on registered through the API for WORKSPACE_ID, here and now."""
+    from .jobs import webhook_registration
+
+    if workspace_id is None and not retry_failed:
+        raise click.UsageError("name a WORKSPACE_ID, or pass --retry")
+    report = webhook_registration.deregister_now(workspace_id, only_failed=retry_failed)
+    click.echo(json.dumps(report, indent=2))
+    if any(entry["status"] == "delete_failed" for entries in report.values() for entry in entries):
+        raise SystemExit(1)
 
 
 def register_cli(app) -> None:

@@ -94,8 +94,9 @@ class ServiceUnavailable(AddonError):
 _HTTP_CODES = {413: PayloadTooLarge.code}
 
 
-def error_response(status: int, code: str, message: str, headers: dict | None = None, **extra):
-    """Build the JSON error answer every handler returns."""
+def error_response(status: int, code: str, message: str, headers: dict | None = None, /, **extra):
+    """Build the JSON error answer every handler returns (``extra`` may hold any field name, even
+    ``status``: the parameters are positional-only)."""
     body = {"error": code, "message": message, "request_id": current_request_id(), **extra}
     response = jsonify(body)
     response.status_code = status

@@ -36,6 +36,9 @@ LIFECYCLE_EVENTS = Counter(
     "addon_lifecycle_events_total", "Lifecycle callbacks by type and outcome.", ["type", "outcome"])
 API_CALLS = Counter(
     "addon_api_calls_total", "API Studio calls by operation and Clockify status.", ["operation", "status"])
+# Process-local on purpose: it counts the moments Redis (where the shared metrics live) was down.
+RATE_LIMITER_FALLBACKS = Counter(
+    "addon_rate_limiter_fallbacks_total", "Switches of the Clockify rate limiter to its per-process fallback.")
 
 _SHARED: dict[str, _Shared] = {}
 

@@ -6,6 +6,10 @@
 * ``AppSimpleWorker``: same hooks, jobs in-process (tests, embedded mode).
 * ``EmbeddedWorker``: development without Redis; a daemon thread of the web process that drains
   the fakeredis queues and moves due scheduled jobs (retries) every half second.
+
+Every worker runs RQ's maintenance (registry cleanup, scheduler takeover) and then the ``SWEEPS``
+about every ``MAINTENANCE_SECONDS``, inside the app context: functions that find work a dead
+worker left behind (a bootstrap whose worker was SIGKILLed) and enqueue it again.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import time
 from rq import SimpleWorker
 from rq.scheduler import RQScheduler
 from rq.timeouts import TimerDeathPenalty
+from rq.utils import import_attribute
 from rq.worker import HerokuWorker
 
 from . import metrics
@@ -27,14 +32,37 @@ from .request_context import bind
 
 log = logging.getLogger(__name__)
 
+MAINTENANCE_SECONDS = 5
+# An idle worker wakes from its blocking dequeue every (worker_ttl - 15) s to run maintenance.
+WORKER_TTL_SECONDS = MAINTENANCE_SECONDS + 15
+SWEEPS: tuple[str, ...] = ("addon.jobs.bootstrap.resume_abandoned",)
+
+
+def run_sweeps() -> None:
+    """Run every sweep once (in an app context); one failing never stops the others."""
+    for dotted in SWEEPS:
+        try:
+            import_attribute(dotted)()
+        except Exception:  # a sweep must never take the worker down
+            log.exception("sweep %s failed", dotted)
+            db.session.rollback()
+
 
 class _AppJobs:
     """Mixin: app context, fork-safe database pool and metrics around each job."""
 
     def __init__(self, *args, app, **kwargs):
+        kwargs.setdefault("maintenance_interval", MAINTENANCE_SECONDS)
         super().__init__(*args, **kwargs)
         self.app = app
         self._parent_pid = os.getpid()
+
+    def run_maintenance_tasks(self):
+        # Failure callbacks of abandoned jobs run here, in the parent: give them the app.
+        with self.app.app_context():
+            super().run_maintenance_tasks()
+            run_sweeps()
+            db.session.remove()
 
     def perform_job(self, job, queue):
         with self.app.app_context():
@@ -65,6 +93,10 @@ class _AppJobs:
 
 class AppWorker(_AppJobs, HerokuWorker):
     """Production worker: forks a horse per job, warm shutdown on SIGTERM."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("worker_ttl", WORKER_TTL_SECONDS)
+        super().__init__(*args, **kwargs)
 
 
 class AppSimpleWorker(_AppJobs, SimpleWorker):

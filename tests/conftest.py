@@ -15,6 +15,8 @@ from addon import create_app
 from addon.extensions import db
 from addon.testkit.signing import Signer, generate_private_key
 
+pytest_plugins = ["addon.testkit.pytest_plugin"]
+
 ADDON_KEY = "test-addon"
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 ENCRYPTION_KEY = Fernet.generate_key().decode()

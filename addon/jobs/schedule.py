@@ -2,6 +2,12 @@
 
 Views and other jobs call these functions; the job bodies live in their own modules and are
 named here by dotted path, so enqueueing never imports a job's dependencies.
+
+Queues by priority: webhook events and lifecycle follow-ups on ``high``, webhook
+(de)registration and purges on ``default``, the bootstrap on ``bootstrap`` in slices (see
+``addon.jobs.bootstrap``), so a long bootstrap never holds a worker away from the others for
+long. Every job has a timeout, a ``Retry`` with intervals (a worker must run the scheduler, which
+``worker.py`` does) and a failure callback that records the error.
 """
 
 from __future__ import annotations
@@ -9,18 +15,28 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
-from rq import Retry
+from rq import Callback, Retry
 from rq.exceptions import DuplicateJobError
 from rq.job import Job
 
 from ..extensions import db
 from ..models import BootstrapJob
-from ..queueing import BOOTSTRAP, DEFAULT, HIGH, enqueue, get_queue
+from ..queueing import BOOTSTRAP, DEFAULT, HIGH, enqueue, get_queue, get_redis
+from ..store import bootstrap_runs
 
 BOOTSTRAP_JOB = "addon.jobs.bootstrap.run_bootstrap"
+BOOTSTRAP_PART_JOB = "addon.jobs.bootstrap.run_bootstrap_part"
+BOOTSTRAP_FAILURE = "addon.jobs.bootstrap.record_job_failure"
 REGISTER_WEBHOOKS_JOB = "addon.jobs.webhook_registration.register_webhooks"
+REGISTRATION_FAILURE = "addon.jobs.webhook_registration.record_registration_failure"
 DEREGISTER_WEBHOOKS_JOB = "addon.jobs.webhook_registration.deregister_webhooks"
+DEREGISTRATION_FAILURE = "addon.jobs.webhook_registration.record_deregistration_failure"
 PURGE_WORKSPACE_JOB = "addon.jobs.purge.purge_workspace"
+
+# A slice lasts 30 s; the timeout leaves room for the slowest page to end and for finalizing.
+BOOTSTRAP_TIMEOUT = 600
+WEBHOOK_JOB_TIMEOUT = 300
+REQUEST_LOCK_SECONDS = 10
 
 
 def job_id(kind: str, workspace_id: str) -> str:
@@ -29,49 +45,74 @@ def job_id(kind: str, workspace_id: str) -> str:
     return f"{kind}-{safe}"
 
 
-ACTIVE_BOOTSTRAP_STATES = ("pending", "running")
+ACTIVE_BOOTSTRAP_STATES = bootstrap_runs.ACTIVE
 
 
-def request_bootstrap(workspace_id: str, trigger: str) -> tuple[BootstrapJob, bool]:
+def request_bootstrap(workspace_id: str, trigger: str, *, enqueue: bool = True) -> tuple[BootstrapJob, bool]:
     """Start a bootstrap of ``workspace_id`` unless one is pending or running.
 
+    Serialized per workspace by a short Redis lock, so two simultaneous requests make one run.
     Commits the new ``bootstrap_jobs`` row before enqueueing (the worker must see it).
+    :param enqueue: False to create the run without a job (``flask bootstrap run`` works on it
+        in its own process).
     :return: the run, and whether it was created now (False: the one already in progress).
     """
-    current = db.session.execute(
-        db.select(BootstrapJob).where(BootstrapJob.workspace_id == workspace_id,
-                                      BootstrapJob.status.in_(ACTIVE_BOOTSTRAP_STATES))
-        .order_by(BootstrapJob.id.desc()).limit(1)).scalar_one_or_none()
-    if current is not None:
-        return current, False
-    run = BootstrapJob(workspace_id=workspace_id, trigger=trigger, status="pending")
-    db.session.add(run)
-    db.session.commit()
-    job = bootstrap(workspace_id, run.id)
-    run.rq_job_id = job.id
-    db.session.commit()
-    return run, True
+    with get_redis().lock(f"addon:bootstrap:request:{workspace_id}", timeout=REQUEST_LOCK_SECONDS,
+                          blocking_timeout=REQUEST_LOCK_SECONDS):
+        current = bootstrap_runs.active(workspace_id)
+        if current is not None:
+            return current, False
+        run = bootstrap_runs.create(workspace_id, trigger)
+        db.session.commit()
+        if enqueue:
+            run.rq_job_id = bootstrap(workspace_id, run.id).id
+            db.session.commit()
+        return run, True
 
 
 def bootstrap(workspace_id: str, bootstrap_job_id: int) -> Job:
     """Run the bootstrap of ``workspace_id`` (the ``bootstrap_jobs`` row already exists)."""
-    return enqueue(BOOTSTRAP, BOOTSTRAP_JOB, workspace_id, bootstrap_job_id,
-                   job_id=job_id("bootstrap", workspace_id), workspace_id=workspace_id,
-                   job_timeout=3600, retry=Retry(max=3, interval=[10, 60, 300]))
+    job = enqueue(BOOTSTRAP, BOOTSTRAP_JOB, workspace_id, bootstrap_job_id,
+                  job_id=job_id("bootstrap", workspace_id), workspace_id=workspace_id,
+                  job_timeout=BOOTSTRAP_TIMEOUT, retry=Retry(max=3, interval=[10, 60, 300]),
+                  on_failure=Callback(BOOTSTRAP_FAILURE))
+    _track(bootstrap_job_id, job)
+    return job
+
+
+def bootstrap_part(workspace_id: str, bootstrap_job_id: int, part: int, slice_label: str,
+                   slice_seconds: float | None = None) -> Job:
+    """One more slice of a bootstrap run: an extra part, a continuation or a resume."""
+    job = enqueue(BOOTSTRAP, BOOTSTRAP_PART_JOB, workspace_id, bootstrap_job_id, part, slice_label, slice_seconds,
+                  job_id=job_id(f"bootstrap-{bootstrap_job_id}-p{part}-{slice_label}", workspace_id),
+                  workspace_id=workspace_id, job_timeout=BOOTSTRAP_TIMEOUT,
+                  retry=Retry(max=3, interval=[10, 60, 300]), on_failure=Callback(BOOTSTRAP_FAILURE))
+    _track(bootstrap_job_id, job)
+    return job
+
+
+def cancel_bootstrap(workspace_id: str) -> int:
+    """Cancel the pending or running bootstrap of ``workspace_id`` (its parts stop within a few
+    seconds); returns how many runs were cancelled. Commits."""
+    count = bootstrap_runs.cancel_active(workspace_id)
+    db.session.commit()
+    return count
 
 
 def register_webhooks(workspace_id: str) -> Job:
     """Register through the API the events the manifest could not declare."""
     return enqueue(DEFAULT, REGISTER_WEBHOOKS_JOB, workspace_id,
                    job_id=job_id("register-webhooks", workspace_id), workspace_id=workspace_id,
-                   job_timeout=300, retry=Retry(max=5, interval=[5, 30, 120, 600, 1800]))
+                   job_timeout=WEBHOOK_JOB_TIMEOUT, retry=Retry(max=5, interval=[5, 30, 120, 600, 1800]),
+                   on_failure=Callback(REGISTRATION_FAILURE))
 
 
 def deregister_webhooks(workspace_id: str) -> Job:
     """Delete every webhook the add-on registered through the API for ``workspace_id``."""
     return enqueue(DEFAULT, DEREGISTER_WEBHOOKS_JOB, workspace_id,
                    job_id=job_id("deregister-webhooks", workspace_id), workspace_id=workspace_id,
-                   job_timeout=300, retry=Retry(max=5, interval=[5, 30, 120, 600, 1800]))
+                   job_timeout=WEBHOOK_JOB_TIMEOUT, retry=Retry(max=5, interval=[5, 30, 120, 600, 1800]),
+                   on_failure=Callback(DEREGISTRATION_FAILURE))
 
 
 def purge_workspace(workspace_id: str) -> Job:
@@ -127,3 +168,9 @@ def webhook_sweep(every_seconds: int, now: float | None = None, min_slot: int = 
         return queue.schedule_job(job, datetime.fromtimestamp(slot * every_seconds, UTC), unique=True)
     except DuplicateJobError:
         return None
+
+
+def _track(bootstrap_job_id: int, job: Job) -> None:
+    from .bootstrap_coordination import RunCoordination
+
+    RunCoordination(get_redis(), bootstrap_job_id).track_job(job.id)

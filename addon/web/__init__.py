@@ -4,11 +4,13 @@ from ``addon.clockify``, ``addon.store`` and ``addon.jobs``, and return JSON."""
 
 def register_blueprints(app) -> None:
     """Register every blueprint of the add-on on ``app``."""
-    from . import health, lifecycle, manifest, operator, webhooks
+    from . import bootstrap, health, lifecycle, manifest, operator, studio, webhooks
 
     app.register_blueprint(health.bp)
     app.register_blueprint(manifest.bp)
     app.register_blueprint(lifecycle.bp)
     app.register_blueprint(webhooks.bp)
+    app.register_blueprint(bootstrap.bp)
+    app.register_blueprint(studio.bp)
     if app.config["SETTINGS"].env == "development":
         app.register_blueprint(operator.bp)

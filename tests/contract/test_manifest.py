@@ -107,8 +107,9 @@ def test_a_zero_cap_declares_no_webhook(settings_for):
 
 
 @pytest.mark.parametrize(("env", "message"), [
-    ({"WEBHOOK_EVENTS": "NEW_TIME_ENTRY,NOT_AN_EVENT"}, "WEBHOOK_EVENTS names unknown events: NOT_AN_EVENT"),
-    ({"ADDON_SCOPES": "TAG_READ,TAG_DESTROY"}, "ADDON_SCOPES names unknown scopes: TAG_DESTROY"),
+    ({"WEBHOOK_EVENTS": "NEW_TIME_ENTRY,NOT_AN_EVENT"}, "WEBHOOK_EVENTS names an unknown event: 'NOT_AN_EVENT'"),
+    ({"ADDON_SCOPES": "TAG_READ,TAG_DESTROY"},
+     "ADDON_SCOPES names a scope manifest schema 1.3 does not have: 'TAG_DESTROY'"),
 ])
 def test_configuration_with_unknown_names_is_refused(settings_for, env, message):
     with pytest.raises(ConfigError, match=message):

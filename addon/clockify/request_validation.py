@@ -1,0 +1,280 @@
+"""Validation of an outgoing Clockify API call against the spec, with openapi-core.
+
+The validator is built once from a patched copy of the spec:
+
+* Clockify's string enums declared as objects are turned into string enums (see
+  ``openapi_catalog.normalized_schemas``), or valid values such as ``"taxType": "SIMPLE"``
+  would be refused;
+* path-level ``servers`` (``https://api.clockify.me/api``...) are replaced by templated hosts,
+  so regional and developer hosts from the token's ``backendUrl`` match. A templated host
+  matches anything: the host itself is checked against the allowed domains by the caller;
+* operation ``security`` is dropped: the add-on sets the auth header itself, it is not input.
+
+Errors come back as ``FieldError`` lists, one per field, never as exceptions. Plain Python.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from openapi_core import Config, OpenAPI
+from openapi_core.casting.schemas.exceptions import CastError
+from openapi_core.datatypes import RequestParameters
+from openapi_core.templating.paths.exceptions import PathError
+from openapi_core.validation.request.exceptions import (
+    InvalidRequestBody,
+    MissingRequiredParameter,
+    MissingRequiredRequestBody,
+    ParameterValidationError,
+    RequestBodyValidationError,
+)
+from openapi_core.validation.schemas.exceptions import InvalidSchemaValue
+from referencing.exceptions import Unresolvable
+from werkzeug.datastructures import Headers, ImmutableMultiDict
+
+from .openapi_catalog import Operation, load_spec, normalized_schemas
+
+JSON = "application/json"
+MAX_ERRORS = 100
+MAX_MESSAGE_CHARS = 300
+# Clockify serves the REST API under /api and reports under /report (regional hosts) or at the
+# root (reports.api.clockify.me): a host template, with or without one base-path segment.
+TEMPLATED_SERVERS = [
+    {"url": "{scheme}://{host}", "variables": {"scheme": {"default": "https"},
+                                               "host": {"default": "reports.api.clockify.me"}}},
+    {"url": "{scheme}://{host}/{basePath}", "variables": {"scheme": {"default": "https"},
+                                                          "host": {"default": "api.clockify.me"},
+                                                          "basePath": {"default": "api"}}},
+]
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One invalid field: ``location`` is ``path``, ``query`` or ``body``; ``field`` is the
+    parameter name or the body's dotted path (``memberships[0].userId``, ``""`` = the body)."""
+
+    location: str
+    field: str
+    message: str
+
+    def as_dict(self) -> dict:
+        return {"location": self.location, "field": self.field, "message": self.message}
+
+
+class UnsupportedBaseUrl(ValueError):
+    """The base URL has a shape no Clockify host uses (a base path of more than one segment)."""
+
+
+class SpecUnusable(RuntimeError):
+    """The spec could not be used for this operation (an unresolvable ``$ref``)."""
+
+
+def validation_spec(spec: dict) -> dict:
+    """A copy of ``spec`` patched for validating outgoing calls (see the module docstring)."""
+    patched = copy.deepcopy(spec)
+    patched.setdefault("components", {})["schemas"] = normalized_schemas(spec)
+    patched["servers"] = copy.deepcopy(TEMPLATED_SERVERS)
+    for item in patched["paths"].values():
+        item.pop("servers", None)
+        for value in item.values():
+            if isinstance(value, dict):
+                value.pop("security", None)
+                value.pop("servers", None)
+    return patched
+
+
+def query_pairs(query: dict | None) -> tuple[list[tuple[str, str]], list[FieldError]]:
+    """Flatten ``{"name": value | [values]}`` into ``(name, text)`` pairs as they go on the wire.
+
+    Booleans are written ``true``/``false``; ``None`` leaves the parameter out; objects are refused.
+    """
+    pairs: list[tuple[str, str]] = []
+    errors: list[FieldError] = []
+    for name, value in (query or {}).items():
+        values = value if isinstance(value, list) else [value]
+        for item in values:
+            if item is None:
+                continue
+            text = scalar_text(item)
+            if text is None:
+                errors.append(FieldError("query", str(name), "Must be a string, number, boolean or a list of them."))
+                break
+            pairs.append((str(name), text))
+    return pairs, errors
+
+
+def scalar_text(value: Any) -> str | None:
+    """``value`` as it is written in a URL, or None when it is not a scalar."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (str, int, float)):
+        return str(value)
+    return None
+
+
+def concrete_path(template: str, path_params: dict[str, str]) -> str:
+    """``template`` with each ``{name}`` replaced by its percent-encoded value."""
+    path = template
+    for name, value in path_params.items():
+        path = path.replace("{" + name + "}", quote(value, safe=""))
+    return path
+
+
+class RequestValidator:
+    """Validates outgoing calls against one spec; build once, use from any thread."""
+
+    def __init__(self, spec: dict):
+        # The spec itself is checked by the test suite; checking it here costs ~0.5 s per process.
+        self._openapi = OpenAPI.from_dict(validation_spec(spec), config=Config(spec_validator_cls=None))
+
+    def validate(self, operation: Operation, base_url: str, path_params: dict[str, Any],
+                 query: dict[str, Any] | None, body: Any, body_bytes: bytes | None) -> list[FieldError]:
+        """Every problem of the call ``operation`` would make, as FieldErrors (empty when valid).
+
+        :param base_url: where the call goes (``backendUrl`` or ``reportsUrl``).
+        :param body: the parsed JSON body, None when there is none.
+        :param body_bytes: the body exactly as it will be sent.
+        :raise UnsupportedBaseUrl: ``base_url`` is not shaped like a Clockify host.
+        :raise SpecUnusable: the spec cannot be resolved for this operation.
+        """
+        errors = self._precheck(operation, path_params, query, body)
+        pairs, query_errors = query_pairs(query)
+        errors += query_errors
+
+        parts = urlsplit(base_url)
+        values = {name: scalar_text(value) or "" for name, value in path_params.items()}
+        request = _OutgoingRequest(
+            host_url=f"{parts.scheme}://{parts.netloc}",
+            path=parts.path.rstrip("/") + concrete_path(operation.path, values),
+            path_pattern=parts.path.rstrip("/") + operation.path,
+            method=operation.method.lower(),
+            body=body_bytes,
+            content_type=JSON if body_bytes is not None else "",
+            parameters=RequestParameters(query=ImmutableMultiDict(pairs), header=Headers(), path=values),
+        )
+        try:
+            found = list(self._openapi.request_validator.iter_errors(request))
+        except Unresolvable as exc:
+            raise SpecUnusable(f"{operation.operation_id}: {exc}") from None
+        body_refused = any(e.location == "body" and e.field == "" for e in errors)
+        for error in found:
+            if isinstance(error, PathError):
+                raise UnsupportedBaseUrl(f"{base_url} does not look like a Clockify API base URL")
+            if body_refused and isinstance(error, RequestBodyValidationError):
+                continue  # the precheck already said why this body cannot be sent
+            errors += _field_errors(error)
+        return _unique(errors)[:MAX_ERRORS]
+
+    @staticmethod
+    def _precheck(operation: Operation, path_params: dict, query: dict | None, body: Any) -> list[FieldError]:
+        """What openapi-core does not report: unknown parameters, a body where none is taken,
+        missing path parameters (the URL cannot even be built without them)."""
+        errors: list[FieldError] = []
+        declared_path = set(operation.path_parameter_names)
+        for name in path_params:
+            if name not in declared_path:
+                errors.append(FieldError("path", str(name), "Not a path parameter of this operation."))
+        for name in operation.path_parameter_names:
+            value = path_params.get(name)
+            if value is None or scalar_text(value) in (None, ""):
+                errors.append(FieldError("path", name, "Required."))
+        declared_query = {p["name"] for p in operation.parameters_in("query")}
+        for name in query or {}:
+            if name not in declared_query:
+                errors.append(FieldError("query", str(name), "Not a query parameter of this operation."))
+        if body is not None:
+            if operation.request_body is None:
+                errors.append(FieldError("body", "", "This operation takes no request body."))
+            elif operation.request_body["contentType"] != JSON:
+                errors.append(FieldError("body", "", f"{operation.request_body['contentType']} uploads are not "
+                                                     "supported by API Studio; only JSON bodies can be sent."))
+        return errors
+
+
+class _OutgoingRequest:
+    """The openapi-core ``Request`` protocol for a call we are about to make."""
+
+    def __init__(self, *, host_url, path, path_pattern, method, body, content_type, parameters):
+        self.host_url, self.path, self.path_pattern = host_url, path, path_pattern
+        self.method, self.body, self.content_type, self.parameters = method, body, content_type, parameters
+
+
+def _field_errors(error: Exception) -> list[FieldError]:
+    if isinstance(error, MissingRequiredParameter):
+        return [FieldError(error.location, error.name, "Required.")]
+    if isinstance(error, ParameterValidationError):
+        return [FieldError(error.location, error.name, _parameter_message(error.__cause__))]
+    if isinstance(error, MissingRequiredRequestBody):
+        return [FieldError("body", "", "A request body is required.")]
+    if isinstance(error, InvalidRequestBody) and isinstance(error.__cause__, InvalidSchemaValue):
+        return [e for schema_error in error.__cause__.schema_errors for e in _body_errors(schema_error)]
+    if isinstance(error, RequestBodyValidationError):
+        return [FieldError("body", "", str(error.__cause__ or error))]
+    return [FieldError("body", "", str(error))]
+
+
+def _parameter_message(cause: BaseException | None) -> str:
+    if isinstance(cause, CastError):
+        return f"Must be a{'n' if str(cause.type)[:1] in 'aeiou' else ''} {cause.type}."
+    if isinstance(cause, InvalidSchemaValue):
+        return "; ".join(_sentence(e.message) for e in cause.schema_errors) or "Invalid value."
+    return _sentence(str(cause)) if cause is not None else "Invalid value."
+
+
+def _body_errors(schema_error) -> list[FieldError]:
+    path = list(schema_error.absolute_path)
+    if schema_error.validator == "required" and isinstance(schema_error.instance, dict):
+        missing = [n for n in schema_error.validator_value if n not in schema_error.instance]
+        return [FieldError("body", _dotted(path + [name]), "Required.") for name in missing]
+    return [FieldError("body", _dotted(path), _sentence(schema_error.message))]
+
+
+def _dotted(path: list) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _sentence(message: str) -> str:
+    message = message.strip()
+    if len(message) > MAX_MESSAGE_CHARS:  # schema messages quote the value, which may be huge
+        message = message[:MAX_MESSAGE_CHARS] + "…"
+    return message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".") if message else message
+
+
+def _unique(errors: list[FieldError]) -> list[FieldError]:
+    seen, out = set(), []
+    for error in errors:
+        if error not in seen:
+            seen.add(error)
+            out.append(error)
+    return out
+
+
+_lock = threading.Lock()
+_validator: RequestValidator | None = None
+
+
+def get_validator() -> RequestValidator:
+    """The process-wide validator of ``openapi.json``, built on first use."""
+    global _validator
+    if _validator is None:
+        with _lock:
+            if _validator is None:
+                _validator = RequestValidator(load_spec())
+    return _validator
+
+
+def encode_body(body: Any) -> bytes | None:
+    """The JSON bytes sent for ``body``, exactly as ``requests`` encodes ``json=`` (None when
+    there is no body).
+
+    :raise ValueError: for NaN or infinite numbers, which JSON cannot carry.
+    """
+    return None if body is None else json.dumps(body, allow_nan=False).encode("utf-8")

@@ -1,0 +1,87 @@
+"""The outbound side of an API Studio call, on the add-on's Clockify client
+(``addon.outbound.get_client``): the allowed-host check and the send.
+
+The client takes the workspace's rate-limit slot itself. API Studio waits at most
+``SLOT_WAIT_SECONDS`` for it: a spent budget (next slot further away) is a 429 with
+``Retry-After`` at once. Not ``wait=0``: the limiter gives up a slot reserved more than 20 ms
+before it returns (so a descheduled caller cannot crowd the window) and with no wait allowed a
+single slow Redis round trip would then refuse a call on an idle workspace. API Studio never
+retries either (a retried POST could create twice; the user sees Clockify's answer and decides).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..clockify.client import ClockifyError, ClockifyUnavailable, HostNotAllowed, RateLimitExceeded
+from ..errors import Forbidden, RateLimited, ServiceUnavailable
+from ..logs import REDACTED
+from ..outbound import get_client
+
+# Clockify's answer headers shown to the browser; cookies and anything unknown stay behind.
+ALLOWED_RESPONSE_HEADERS = ("content-type", "content-length", "date", "etag", "last-modified", "last-page",
+                            "location", "retry-after", "x-request-id", "x-ratelimit-limit",
+                            "x-ratelimit-remaining", "x-ratelimit-reset")
+MAX_RESPONSE_TEXT_CHARS = 5 * 1024 * 1024
+SLOT_WAIT_SECONDS = 0.5
+
+
+def host_allowed(url: str) -> bool:
+    """True when the client would call ``url`` (``CLOCKIFY_ALLOWED_API_DOMAINS``, scheme rules)."""
+    return get_client().hosts.allows(url)
+
+
+def send(prepared) -> dict:
+    """Send a call that passed every check and shape Clockify's answer for the browser.
+
+    :return: ``{"status", "headers", "body", "duration_ms", "request": {"method", "url", "query"}}``
+        (plus ``"truncated": true`` when the body was cut), with the token masked wherever it
+        appears.
+    :raise RateLimited: 429, the workspace's budget is empty (nothing was sent).
+    :raise Forbidden: 403 ``host_not_allowed`` (nothing was sent).
+    :raise ServiceUnavailable: 503 ``clockify_unavailable``, Clockify could not be reached.
+    """
+    operation = prepared.operation
+    try:
+        response = get_client().request(
+            operation.method, prepared.url, workspace_id=prepared.workspace_id, token=prepared.token,
+            params=prepared.query_pairs or None, json=prepared.body, wait=SLOT_WAIT_SECONDS,
+            max_retries=0)
+    except RateLimitExceeded as exc:
+        raise RateLimited("The workspace's Clockify request budget is spent; try again shortly.",
+                          retry_after=exc.retry_after) from None
+    except HostNotAllowed:
+        raise Forbidden("The Clockify host of this call is not in CLOCKIFY_ALLOWED_API_DOMAINS.",
+                        code="host_not_allowed") from None
+    except ClockifyUnavailable:
+        raise ServiceUnavailable("Clockify could not be reached; try again later.",
+                                 code="clockify_unavailable") from None
+    except ClockifyError:
+        raise ServiceUnavailable("The call could not be sent to Clockify.", code="clockify_unavailable") from None
+
+    body: Any = response.body
+    truncated = len(response.text) > MAX_RESPONSE_TEXT_CHARS
+    if truncated:
+        body = response.text[:MAX_RESPONSE_TEXT_CHARS]
+    answer = {
+        "status": response.status,
+        "headers": {name: value for name, value in response.headers.items()
+                    if name.lower() in ALLOWED_RESPONSE_HEADERS},
+        "body": body,
+        "duration_ms": round(response.duration_ms, 1),
+        "request": {"method": operation.method, "url": prepared.url, "query": prepared.query},
+    }
+    if truncated:
+        answer["truncated"] = True
+    return _mask(answer, prepared.token)
+
+
+def _mask(value: Any, token: str) -> Any:
+    """``value`` with every occurrence of ``token`` replaced (Clockify might echo it)."""
+    if isinstance(value, str):
+        return value.replace(token, REDACTED) if token and token in value else value
+    if isinstance(value, dict):
+        return {_mask(k, token): _mask(v, token) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_mask(v, token) for v in value]
+    return value

@@ -1,0 +1,439 @@
+// API Studio page: operation list, generated form, execution, response viewer, workspace data.
+
+import { clear, el, replace, show } from "./dom.js";
+import { OperationForm } from "./form.js";
+import { Session } from "./session.js";
+
+const LARGE_BODY_CHARS = 20000;
+const $ = (id) => document.getElementById(id);
+
+const root = $("app");
+const bootstrap = JSON.parse(root.dataset.bootstrap);
+const state = { catalog: null, operation: null, form: null, pendingConfirm: false };
+
+const session = new Session(bootstrap, {
+  onExpired: () => {
+    banner("Your Clockify session has expired and no fresh token arrived. Close API Studio and open it again from the sidebar.", true);
+    $("execute").disabled = true;
+    renderSessionLine();
+  },
+  onRefreshed: () => {
+    banner(null);
+    $("execute").disabled = false;
+    renderSessionLine();
+  },
+});
+
+// ---------------------------------------------------------------- calls to the add-on
+async function call(method, url, body) {
+  const options = { method, headers: session.headers({ Accept: "application/json" }) };
+  if (body !== undefined) {
+    options.headers["Content-Type"] = "application/json";
+    options.body = JSON.stringify(body);
+  }
+  const response = await fetch(url, options);
+  let data = null;
+  try { data = await response.json(); } catch (error) { data = null; }
+  if (response.status === 401 && data && data.check === "expired") session.expire();
+  return { status: response.status, ok: response.ok, data, headers: response.headers };
+}
+
+function banner(message, isError = false) {
+  const node = $("banner");
+  node.textContent = message || "";
+  node.classList.toggle("error", !!isError);
+  show(node, !!message);
+}
+
+function renderSessionLine() {
+  const left = session.secondsLeft();
+  const role = bootstrap.role ? ` · ${bootstrap.role.toLowerCase()}` : "";
+  const expiry = !Number.isFinite(left) ? "" : left <= 0 ? " · session expired" : ` · session ends in ${Math.ceil(left / 60)} min`;
+  $("session-line").textContent = `Workspace ${bootstrap.workspaceId}${role}${expiry}`;
+}
+
+// ---------------------------------------------------------------- tabs
+function setupTabs() {
+  const tabs = [$("tab-operations"), $("tab-data")];
+  const select = (tab) => {
+    for (const t of tabs) {
+      const selected = t === tab;
+      t.setAttribute("aria-selected", String(selected));
+      t.tabIndex = selected ? 0 : -1;
+      show($(t.getAttribute("aria-controls")), selected);
+    }
+    if (tab.id === "tab-data") loadDataPanel();
+  };
+  tabs.forEach((tab, index) => {
+    tab.addEventListener("click", () => select(tab));
+    tab.addEventListener("keydown", (event) => {
+      if (event.key !== "ArrowRight" && event.key !== "ArrowLeft") return;
+      const next = tabs[(index + (event.key === "ArrowRight" ? 1 : tabs.length - 1)) % tabs.length];
+      next.focus();
+      select(next);
+    });
+  });
+}
+
+// ---------------------------------------------------------------- operation list
+async function loadCatalog() {
+  const result = await call("GET", "/ui/api-explorer/endpoints");
+  if (!result.ok) {
+    $("list-status").textContent = `Could not load the operations: ${(result.data && result.data.message) || result.status}`;
+    return;
+  }
+  state.catalog = result.data;
+  renderList("");
+}
+
+function renderList(query) {
+  const words = query.toLowerCase().split(/\s+/).filter(Boolean);
+  const container = clear($("operation-list"));
+  let shown = 0;
+  let lastGroup = null;
+  for (const tag of state.catalog.tags) {
+    const matches = tag.operations.filter((op) => {
+      const haystack = `${op.summary} ${op.operationId} ${op.method} ${op.path} ${tag.name}`.toLowerCase();
+      return words.every((w) => haystack.includes(w));
+    });
+    if (!matches.length) continue;
+    shown += matches.length;
+    if (tag.group !== lastGroup) {
+      container.append(el("h2", { className: "tag-group" }, tag.group));
+      lastGroup = tag.group;
+    }
+    const list = el("ul", { className: "op-list" }, matches.map((op) => el("li", {}, operationButton(op))));
+    const details = el("details", { open: words.length > 0 },
+      el("summary", {}, tag.name, " ", el("span", { className: "count" }, `(${matches.length})`)), list);
+    container.append(el("div", { className: "tag" }, details));
+  }
+  $("list-status").textContent = words.length
+    ? `${shown} of ${state.catalog.count} operations match.`
+    : `${state.catalog.count} operations in ${state.catalog.tags.length} groups.`;
+}
+
+function operationButton(op) {
+  return el("button", {
+    type: "button", className: `op-button${op.deprecated ? " deprecated" : ""}`, "data-operation-id": op.operationId,
+    onclick: () => openOperation(op.operationId),
+  }, el("span", { className: "summary" }, el("span", { className: `method ${op.method}` }, op.method), op.summary || op.operationId),
+  el("code", {}, op.path));
+}
+
+// ---------------------------------------------------------------- one operation
+async function openOperation(operationId) {
+  const result = await call("GET", `/ui/api-explorer/endpoints/${encodeURIComponent(operationId)}`);
+  if (!result.ok) {
+    banner(`Could not open ${operationId}: ${(result.data && result.data.message) || result.status}`, true);
+    return;
+  }
+  const op = result.data;
+  state.operation = op;
+  show($("operation-list-view"), false);
+  show($("operation-view"), true);
+  show($("response"), false);
+  show($("confirm-panel"), false);
+  show($("curl-text"), false);
+  $("copy-status").textContent = "";
+  $("op-title").textContent = op.summary || op.operationId;
+  const method = $("op-method");
+  method.textContent = op.method;
+  method.className = `method ${op.method}`;
+  $("op-path").textContent = op.path;
+  const notes = [];
+  if (op.deprecated) notes.push("Deprecated by Clockify.");
+  if (!op.addonTokenAccepted) notes.push("Clockify does not accept add-on tokens for this operation; expect 401 or 403.");
+  if (op.host === "reports") notes.push("Runs on the Reports API host.");
+  if (op.write) notes.push(`${op.method} may change data: you will be asked to confirm before it is sent.`);
+  replace($("op-notes"), notes.map((n) => el("span", { className: "note" }, n)));
+  $("op-description").textContent = op.description || "";
+  state.form = new OperationForm($("form-fields"), op, { workspaceId: bootstrap.workspaceId });
+  show($("form-errors"), false);
+  $("use-raw").checked = false;
+  $("raw-editor").value = JSON.stringify(state.form.read(), null, 2);
+  show($("raw-error"), false);
+  show($("installation-token-row"), !!bootstrap.installationTokenAllowed);
+  $("use-installation-token").checked = false;
+  $("execute").textContent = op.write ? `Execute ${op.method}…` : "Execute";
+  $("op-title").focus();
+}
+
+function backToList() {
+  show($("operation-view"), false);
+  show($("operation-list-view"), true);
+  state.operation = null;
+  $("search").focus();
+}
+
+/** The request to send: from the raw JSON editor when ticked, else from the form. */
+function currentRequest() {
+  show($("raw-error"), false);
+  $("raw-editor").removeAttribute("aria-invalid");
+  if (!$("use-raw").checked) return state.form.read();
+  try {
+    const parsed = JSON.parse($("raw-editor").value);
+    if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) throw new Error("The JSON must be an object.");
+    return { pathParams: parsed.pathParams || {}, query: parsed.query || {}, body: parsed.body };
+  } catch (error) {
+    $("raw-error").textContent = `Raw JSON: ${error.message}`;
+    show($("raw-error"), true);
+    $("raw-editor").setAttribute("aria-invalid", "true");
+    $("raw-json").open = true;
+    $("raw-editor").focus();
+    return null;
+  }
+}
+
+async function execute(confirm) {
+  const op = state.operation;
+  const request = currentRequest();
+  if (!request) return;
+  if (op.write && !confirm) {
+    askConfirmation(op);
+    return;
+  }
+  show($("confirm-panel"), false);
+  state.form.clearErrors();
+  show($("form-errors"), false);
+  const payload = {
+    operationId: op.operationId, pathParams: request.pathParams, query: request.query, confirm: !!confirm,
+    useInstallationToken: $("use-installation-token").checked || undefined,
+  };
+  if (request.body !== undefined) payload.body = request.body;
+  $("execute").disabled = true;
+  $("execute").setAttribute("aria-busy", "true");
+  try {
+    const result = await call("POST", "/ui/api-explorer/execute", payload);
+    handleResult(result, op);
+  } catch (error) {
+    formErrors(`The request could not be sent: ${error.message}`);
+  } finally {
+    $("execute").disabled = session.expired;
+    $("execute").removeAttribute("aria-busy");
+  }
+}
+
+function handleResult(result, op) {
+  const data = result.data || {};
+  if (result.ok) {
+    renderResponse(data);
+    return;
+  }
+  if (result.status === 428) {
+    askConfirmation(op);
+    return;
+  }
+  if (result.status === 422 && Array.isArray(data.errors)) {
+    const unplaced = $("use-raw").checked ? data.errors : state.form.showErrors(data.errors);
+    const placed = data.errors.length - unplaced.length;
+    const summary = placed
+      ? `${data.message || "Some fields are invalid."} ${placed} field${placed === 1 ? " is" : "s are"} marked below.`
+      : data.message || "Some fields are invalid.";
+    // With errors beside fields, the first invalid field has the focus: keep it in view.
+    formErrors(summary, unplaced, { scroll: placed === 0 });
+    return;
+  }
+  const extra = [];
+  if (data.retry_after) extra.push(`Try again in ${data.retry_after} s.`);
+  if (Array.isArray(data.suggestions) && data.suggestions.length) {
+    extra.push(`Did you mean: ${data.suggestions.map((s) => s.operationId).join(", ")}?`);
+  }
+  formErrors(`${result.status} ${data.error || "error"}: ${data.message || "The call was refused."} ${extra.join(" ")}`.trim());
+}
+
+function formErrors(message, errors = [], { scroll = true } = {}) {
+  const box = $("form-errors");
+  replace(box, el("p", {}, message),
+    errors.length ? el("ul", {}, errors.map((e) => el("li", {}, `${e.location}${e.field ? ` ${e.field}` : ""}: ${e.message}`))) : null);
+  show(box, true);
+  if (scroll) box.scrollIntoView({ block: "nearest" });
+}
+
+function askConfirmation(op) {
+  $("confirm-text").textContent = `${op.method} ${op.path} may change data in your Clockify workspace. Send it?`;
+  show($("confirm-panel"), true);
+  $("confirm-send").focus();
+}
+
+// ---------------------------------------------------------------- response viewer
+function renderResponse(data) {
+  show($("response"), true);
+  const status = $("resp-status");
+  status.textContent = String(data.status);
+  status.className = `status ${data.status < 400 ? "ok" : data.status < 500 ? "client-error" : "server-error"}`;
+  $("resp-time").textContent = `${Math.round(data.duration_ms)} ms`;
+  $("resp-url").textContent = `${data.request.method} ${data.request.url}`;
+  const headers = clear($("resp-headers"));
+  for (const [name, value] of Object.entries(data.headers || {})) headers.append(el("dt", {}, name), el("dd", {}, value));
+  const text = typeof data.body === "string" ? data.body : JSON.stringify(data.body, null, 2);
+  const box = clear($("resp-body-box"));
+  if (data.truncated) box.append(el("p", { className: "muted" }, "The body was too large and has been cut."));
+  if ((text || "").length > LARGE_BODY_CHARS) {
+    const pre = el("pre", { className: "body", tabindex: "0" });
+    const details = el("details", {}, el("summary", {}, `Body (${Math.round(text.length / 1024)} KB): show`), pre);
+    details.addEventListener("toggle", () => { if (details.open && !pre.textContent) pre.textContent = text; });
+    box.append(details);
+  } else {
+    box.append(el("pre", { className: "body", tabindex: "0", "aria-label": "Response body" }, text === undefined ? "" : text));
+  }
+  $("response").scrollIntoView({ block: "nearest" });
+}
+
+// ---------------------------------------------------------------- curl
+function curlCommand() {
+  const op = state.operation;
+  const request = currentRequest();
+  if (!request) return null;
+  const base = (op.host === "reports" ? bootstrap.reportsUrl : bootstrap.backendUrl) || "";
+  let path = op.path;
+  for (const [name, value] of Object.entries(request.pathParams || {})) {
+    path = path.replace(`{${name}}`, encodeURIComponent(String(value)));
+  }
+  const search = new URLSearchParams();
+  for (const [name, value] of Object.entries(request.query || {})) {
+    for (const item of Array.isArray(value) ? value : [value]) search.append(name, String(item));
+  }
+  const url = `${base.replace(/\/$/, "")}${path}${search.toString() ? `?${search}` : ""}`;
+  const parts = [`curl -X ${op.method} ${quote(url)}`, `-H ${quote("X-Addon-Token: <your-addon-token>")}`];
+  if (request.body !== undefined) {
+    parts.push(`-H ${quote("Content-Type: application/json")}`, `--data-raw ${quote(JSON.stringify(request.body))}`);
+  }
+  return parts.join(" \\\n  ");
+}
+
+function quote(text) {
+  return `'${String(text).replace(/'/g, "'\\''")}'`;
+}
+
+async function copyCurl() {
+  const command = curlCommand();
+  if (!command) return;
+  const area = $("curl-text");
+  area.value = command;
+  try {
+    await navigator.clipboard.writeText(command);
+    $("copy-status").textContent = "curl command copied (the token is masked).";
+    show(area, true);
+  } catch (error) {
+    show(area, true);
+    area.focus();
+    area.select();
+    $("copy-status").textContent = "Copy the selected command with Ctrl+C (the token is masked).";
+  }
+}
+
+// ---------------------------------------------------------------- workspace data panel
+let dataLoaded = false;
+async function loadDataPanel(force = false) {
+  if (dataLoaded && !force) return;
+  dataLoaded = true;
+  loadBootstrapStatus();
+  const result = await call("GET", "/ui/workspace-data");
+  const box = clear($("data-counts"));
+  if (!result.ok) {
+    box.append(el("p", { className: "muted" }, `Cached data is unavailable (${result.status}).`));
+    return;
+  }
+  const entries = Object.entries(result.data.counts || {});
+  if (!entries.length) {
+    box.append(el("p", { className: "muted" }, "Nothing is cached for this workspace yet."));
+    return;
+  }
+  box.append(el("ul", { className: "counts" }, entries.map(([source, count]) =>
+    el("li", {}, el("button", { type: "button", className: "secondary small", onclick: () => loadItems(source, 1) }, `${source} (${count})`)))));
+}
+
+async function loadBootstrapStatus() {
+  const box = $("bootstrap-status");
+  const result = await call("GET", "/bootstrap/status");
+  if (result.status === 404 && (!result.data || result.data.error === "not_found")) {
+    replace(box, el("p", { className: "muted" }, "Bootstrap progress is not available on this server."));
+    return;
+  }
+  if (!result.ok || !result.data) {
+    replace(box, el("p", { className: "muted" }, `Bootstrap progress is unavailable (${(result.data && result.data.message) || result.status}).`));
+    return;
+  }
+  replace(box, bootstrapView(result.data));
+}
+
+function bootstrapView(data) {
+  const job = data.job || data.bootstrap || data;
+  if (job.status === "none") return [el("p", { className: "muted" }, "No bootstrap has run for this workspace yet.")];
+  const done = job.operations_done ?? job.operationsDone;
+  const total = job.operations_total ?? job.operationsTotal;
+  const parts = [el("p", {}, "Status: ", el("strong", {}, String(job.status ?? "unknown")))];
+  if (Number.isFinite(done) && Number.isFinite(total) && total > 0) {
+    parts.push(el("progress", { className: "progress", max: String(total), value: String(done), "aria-label": "Bootstrap progress" }),
+      el("p", { className: "muted" }, `${done} of ${total} operations`));
+  }
+  const items = job.items_stored ?? job.itemsStored;
+  if (items !== undefined) parts.push(el("p", { className: "muted" }, `${items} items stored`));
+  if (job.started_at) parts.push(el("p", { className: "muted" }, `Started ${new Date(job.started_at).toLocaleString()}`));
+  if (job.finished_at) parts.push(el("p", { className: "muted" }, `Finished ${new Date(job.finished_at).toLocaleString()}`));
+  const errors = job.errors || [];
+  if (Array.isArray(errors) && errors.length) {
+    parts.push(el("details", {}, el("summary", {}, `${errors.length} error${errors.length === 1 ? "" : "s"}`),
+      el("pre", { className: "body" }, JSON.stringify(errors, null, 2))));
+  }
+  return parts;
+}
+
+async function startBootstrap() {
+  const button = $("bootstrap-start");
+  button.disabled = true;
+  const result = await call("POST", "/bootstrap");
+  button.disabled = false;
+  if (result.status === 202 || result.status === 409) {
+    $("bootstrap-message").textContent = result.status === 202 ? "Bootstrap started." : "A bootstrap is already running.";
+  } else {
+    $("bootstrap-message").textContent = `Could not start a bootstrap: ${(result.data && result.data.message) || result.status}`;
+  }
+  loadBootstrapStatus();
+}
+
+async function loadItems(source, page) {
+  const box = clear($("data-items"));
+  const params = new URLSearchParams({ source, page: String(page), pageSize: "25" });
+  const result = await call("GET", `/ui/workspace-data?${params}`);
+  if (!result.ok) {
+    box.append(el("p", { className: "muted" }, `Could not load ${source} (${result.status}).`));
+    return;
+  }
+  const { items, total, pageSize } = result.data;
+  const pages = Math.max(1, Math.ceil(total / pageSize));
+  box.append(el("h3", {}, `${source}: page ${page} of ${pages}`));
+  box.append(el("ul", { className: "items" }, items.map((item) => el("li", {}, el("details", {},
+    el("summary", {}, item.name || item.entityId),
+    el("pre", { className: "body" }, JSON.stringify(item.data, null, 2)))))));
+  box.append(el("div", { className: "pager" },
+    el("button", { type: "button", className: "secondary small", disabled: page <= 1, onclick: () => loadItems(source, page - 1) }, "Previous"),
+    el("button", { type: "button", className: "secondary small", disabled: page >= pages, onclick: () => loadItems(source, page + 1) }, "Next")));
+}
+
+// ---------------------------------------------------------------- wiring
+function wire() {
+  setupTabs();
+  $("search").addEventListener("input", (event) => state.catalog && renderList(event.target.value));
+  $("back").addEventListener("click", backToList);
+  $("op-form").addEventListener("submit", (event) => { event.preventDefault(); execute(false); });
+  $("confirm-send").addEventListener("click", () => execute(true));
+  $("confirm-cancel").addEventListener("click", () => { show($("confirm-panel"), false); $("execute").focus(); });
+  $("fill-examples").addEventListener("click", () => {
+    state.form.fillExamples();
+    $("raw-editor").value = JSON.stringify(state.form.read(), null, 2);
+  });
+  $("raw-from-form").addEventListener("click", () => { $("raw-editor").value = JSON.stringify(state.form.read(), null, 2); });
+  $("copy-curl").addEventListener("click", copyCurl);
+  $("bootstrap-refresh").addEventListener("click", () => loadDataPanel(true));
+  $("bootstrap-start").addEventListener("click", startBootstrap);
+  show($("bootstrap-start"), ["OWNER", "ADMIN"].includes(String(bootstrap.role || "").toUpperCase()));
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && !$("confirm-panel").hidden) { show($("confirm-panel"), false); $("execute").focus(); }
+  });
+  renderSessionLine();
+  setInterval(renderSessionLine, 30000);
+  loadCatalog();
+}
+
+wire();
