@@ -47,6 +47,7 @@ class BenchEnvironment:
             "TOKEN_ENCRYPTION_KEY": self.encryption_key,
             "CLOCKIFY_PUBLIC_KEY": self.signer.public_pem,
             "CLOCKIFY_ALLOWED_API_DOMAINS": "127.0.0.1",
+            "RATE_LIMIT_RPS": os.environ.get("RATE_LIMIT_RPS", "50"),
             "GUNICORN_THREADS": str(self.gunicorn_threads),
             "WEB_CONCURRENCY": str(self.web_concurrency),
             "PYTHONUNBUFFERED": "1",

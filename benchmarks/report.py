@@ -59,8 +59,9 @@ def _ingestion(section: dict) -> list[str]:
                      f"{addon['rq_worker']:.2f} | {addon['load_generator']:.2f} | {ceiling['web']:.2f} | "
                      f"{ceiling['load_generator']:.2f} |")
     processing = section["processing"]
-    lines += ["", f"Processed by the RQ worker meanwhile: {processing['processed_per_second']:g} events/s "
-              f"({', '.join(f'{k} {v:,}' for k, v in processing['by_status'].items())})."]
+    lines += ["", f"Processed by the one RQ worker meanwhile: {processing['processed_per_second']:g} events/s, "
+              f"{processing['worker_cpu_ms_per_processed_event']:g} ms of worker CPU per event "
+              f"(events by status at the end: {', '.join(f'{k} {v:,}' for k, v in processing['by_status'].items())})."]
     return lines
 
 

@@ -18,15 +18,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import environment, ingestion, memory, report, tokens
+from addon.testkit.fake_clockify import FakeClockify
+
+from . import bootstrap, environment, ingestion, memory, report, studio, tokens
 from .environment import BenchEnvironment
 from .load import require_wrk
 from .stack import Stack, free_port, wait_http
 
 RESULTS = Path(__file__).with_name("results")
-SECTIONS = ("ingestion", "bootstrap", "studio", "tokens")
-# Nothing listens there: outbound calls of the ingestion workspace's jobs fail fast, locally.
-NO_CLOCKIFY = "http://127.0.0.1:9/api"
+SECTIONS = ("tokens", "ingestion", "bootstrap", "studio")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,18 +50,30 @@ def main(argv: list[str] | None = None) -> int:
                      "memory": {}}
     engine = environment.engine()
     with tempfile.TemporaryDirectory(prefix="addon-bench-") as scratch, \
-            Stack(bench.variables(), Path(scratch) / "logs") as stack:
+            Stack(bench.variables(), Path(scratch) / "logs") as stack, \
+            FakeClockify(latency=bootstrap.LATENCY) as fake:
         stack.run([sys.executable, "-m", "flask", "--app", "wsgi:app", "db", "upgrade"], "migrations")
         addon_port = free_port()
         web = stack.gunicorn("wsgi:app", addon_port, bench.web_concurrency, "web")
         addon_url = f"http://127.0.0.1:{addon_port}"
-        wait_http(f"{addon_url}/ready", status=200)
         try:
-            if "ingestion" in sections:
-                results["webhook_ingestion"] = _ingestion(stack, bench, engine, addon_url, web, args.seconds, results)
+            wait_http(f"{addon_url}/ready", status=200)
             if "tokens" in sections:
                 _log("token verification")
                 results["token_verification"] = tokens.measure(bench.signer)
+            if "ingestion" in sections:
+                results["webhook_ingestion"] = _ingestion(stack, bench, engine, addon_url, web, fake, args.seconds,
+                                                          results)
+            if "bootstrap" in sections:
+                _log("bootstrap")
+                results["bootstrap"] = bootstrap.measure(stack, bench, engine, fake=fake, addon_url=addon_url,
+                                                         rate_limit_rps=int(bench.variables()["RATE_LIMIT_RPS"]))
+                results["memory"]["after_bootstrap"] = {"rq_worker_mib": max(
+                    rss for sizes in results["bootstrap"]["worker_rss_mib"].values() for rss in sizes)}
+            if "studio" in sections:
+                _log("API Studio")
+                results["studio"] = studio.measure(stack, bench, fake=fake, addon_url=addon_url)
+                results["memory"]["after_studio"] = {"web": memory.web(web)}
         except Exception:
             _log(f"failed; process logs are in {stack.log_dir}:")
             for log in sorted(stack.log_dir.glob("*.log")):
@@ -77,8 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _ingestion(stack: Stack, bench: BenchEnvironment, engine, addon_url: str, web, seconds: int,
-               results: dict) -> dict:
+def _ingestion(stack: Stack, bench: BenchEnvironment, engine, addon_url: str, web, fake: FakeClockify,
+               seconds: int, results: dict) -> dict:
     _log("webhook ingestion")
     ceiling_port = free_port()
     ceiling = stack.gunicorn("benchmarks.ceiling_app:app", ceiling_port, bench.web_concurrency, "ceiling")
@@ -86,7 +98,7 @@ def _ingestion(stack: Stack, bench: BenchEnvironment, engine, addon_url: str, we
     wait_http(f"{ceiling_url}/webhooks/time", timeout=30)
     worker = stack.worker("worker-ingestion")
     figures = ingestion.measure(stack, bench, engine, ceiling=ingestion.Server(ceiling_url, ceiling),
-                                addon=ingestion.Server(addon_url, web), worker=worker, api_url=NO_CLOCKIFY,
+                                addon=ingestion.Server(addon_url, web), worker=worker, api_url=fake.api_url,
                                 seconds=seconds)
     results["memory"]["after_ingestion"] = {"web": memory.web(web), "ceiling_web": memory.web(ceiling),
                                             "rq_worker_mib": memory.rq_worker(worker)}
