@@ -150,7 +150,7 @@ class EmbeddedWorker(threading.Thread):
 
 
 class _ThreadWorker(AppSimpleWorker):
-    # SIGALRM (RQ's default job timeout) can only be armed on the main thread.
+    # SIGALRM-based job timeouts only work on the main thread; a timer thread works anywhere.
     death_penalty_class = TimerDeathPenalty
 
     def _install_signal_handlers(self):

@@ -36,8 +36,8 @@ from flask import current_app
 from rq import Worker, get_current_job
 from rq.exceptions import ShutDownImminentException
 
-from ..clockify.bootstrap_operations import EXPANSIONS
-from ..clockify.client import ClockifyUnavailable, HostNotAllowed, RateLimitExceeded, join_url
+from ..clockify.bootstrap_operations import EXPANSIONS, operation_by_id
+from ..clockify.client import ClockifyError, ClockifyUnavailable, HostNotAllowed, RateLimitExceeded, join_url
 from ..extensions import db
 from ..models import InstallationStatus, utcnow
 from ..outbound import get_client
@@ -79,15 +79,8 @@ def run_bootstrap(workspace_id: str, bootstrap_job_id: int) -> str:
     installation = installations.get(workspace_id)
     if installation is None or installation.status != InstallationStatus.ACTIVE.value:
         return _cancel(bootstrap_job_id)
-    try:
-        get_client().hosts.check(installation.api_url)
-    except HostNotAllowed as refused:
-        bootstrap_runs.add_error(bootstrap_job_id, {"operation": "bootstrap", "status": "host_not_allowed",
-                                                    "message": str(refused)})
-        bootstrap_runs.finish(bootstrap_job_id, "failed")
-        db.session.commit()
-        return "failed"
-    if run.status == "pending" and _start(workspace_id, bootstrap_job_id):
+    if run.status == "pending" and _api_allowed(bootstrap_job_id, installation.api_url) \
+            and _start(workspace_id, bootstrap_job_id):
         for part in range(1, _part_count()):
             schedule.bootstrap_part(workspace_id, bootstrap_job_id, part, "s0")
     return run_bootstrap_part(workspace_id, bootstrap_job_id, 0, "s0")
@@ -114,12 +107,27 @@ def _work_on(workspace_id: str, run_id: int, slice_seconds: float) -> str:
     installation = installations.get(workspace_id)
     if installation is None or installation.status != InstallationStatus.ACTIVE.value:
         return _cancel(run_id)
+    if not _api_allowed(run_id, installation.api_url):
+        return "failed"
     if run.status == "pending":  # a resume of a run whose first job never started it
         _start(workspace_id, run_id)
     part = _Part(current_app._get_current_object(), workspace_id, run_id, token=installation.installation_token,
                  api_url=installation.api_url, slice_seconds=slice_seconds)
     db.session.commit()
     return part.run()
+
+
+def _api_allowed(run_id: int, api_url: str) -> bool:
+    """False (and the run failed) when the installation's API host is refused: nothing is sent."""
+    try:
+        get_client().hosts.check(api_url)
+    except HostNotAllowed as refused:
+        bootstrap_runs.add_error(run_id, {"operation": "bootstrap", "status": "host_not_allowed",
+                                          "message": str(refused)})
+        bootstrap_runs.finish(run_id, "failed")
+        db.session.commit()
+        return False
+    return True
 
 
 def _start(workspace_id: str, run_id: int) -> bool:
@@ -151,7 +159,7 @@ def resume_abandoned() -> int:
             db.session.commit()
             continue
         log.warning("bootstrap run %s of %s has no live worker; resuming (%d)", run.id, run.workspace_id, count)
-        schedule.bootstrap_part(run.workspace_id, run.id, 0, f"r{count}")
+        schedule.bootstrap_part(run.workspace_id, run.id, 0, f"resume{count}-s0")
         resumed += 1
     return resumed
 
@@ -206,7 +214,6 @@ class _Progress:
 
     todo: deque = field(default_factory=deque)
     in_progress: set = field(default_factory=set)
-    pending: set = field(default_factory=set)
     parents_settled: bool = False
     complete: bool = False
     refreshed_at: float = 0.0
@@ -232,20 +239,22 @@ class _Part:
 
     def run(self) -> str:
         self.part_token = self.coordination.join()
+        beating = threading.Event()
+        # The lease is renewed on a thread of its own, so a slow database call never lets it lapse.
+        heartbeat = threading.Thread(target=self._beat, args=(beating,), name=f"bootstrap-{self.run_id}-lease",
+                                     daemon=True)
+        heartbeat.start()
         threads = [threading.Thread(target=self._work, name=f"bootstrap-{self.run_id}-{i}", daemon=True)
                    for i in range(_thread_count(self.settings.rate_limit_rps, _part_count()))]
         for thread in threads:
             thread.start()
         deadline = time.monotonic() + self.slice_seconds
-        next_beat = next_check = time.monotonic()
+        next_check = time.monotonic()
         cancelled = interrupted = False
         try:
             while any(t.is_alive() for t in threads):
                 time.sleep(POLL_SECONDS)
                 now = time.monotonic()
-                if now >= next_beat:
-                    next_beat = now + HEARTBEAT_SECONDS
-                    self.coordination.heartbeat(self.part_token)
                 if now >= deadline and not self.stop.is_set():
                     interrupted = True
                     self.stop.set()
@@ -262,6 +271,8 @@ class _Part:
             self.stop.set()
             for thread in threads:
                 thread.join()
+            beating.set()
+            heartbeat.join()
             self.coordination.leave(self.part_token)
         if self.failures:
             raise self.failures[0]
@@ -275,6 +286,13 @@ class _Part:
         return "continue" if interrupted else "left"
 
     # -- threads ---------------------------------------------------------------------------
+    def _beat(self, done: threading.Event) -> None:
+        while not done.wait(HEARTBEAT_SECONDS):
+            try:
+                self.coordination.heartbeat(self.part_token)
+            except Exception:  # Redis blinked: the next beat tries again; the lease has slack
+                log.warning("bootstrap run %s: lease renewal failed", self.run_id)
+
     def _work(self) -> None:
         with self.app.app_context():
             try:
@@ -325,7 +343,6 @@ class _Part:
         progress.refreshed_at = time.monotonic()
         if run is None or not run.active:
             progress.todo.clear()
-            progress.pending = set()
             progress.parents_settled = progress.complete = True
             return
         states = run.ops
@@ -339,7 +356,6 @@ class _Part:
                 parents_settled = False
         pending = [op for op in ops if states.get(op.key, {}).get("state") not in ("done", "failed")]
         held = self.coordination.held_by_others(self.part_token) if pending else set()
-        progress.pending = {op.key for op in pending}
         progress.todo = deque(op for op in pending if op.key not in held and op.key not in progress.in_progress)
         progress.parents_settled = parents_settled
         progress.complete = parents_settled and not pending
@@ -367,6 +383,9 @@ class _Part:
                 continue
             except ClockifyUnavailable as exc:
                 self._settle(op, page, items_total, "unreachable", str(exc))
+                return
+            except ClockifyError as exc:
+                self._settle(op, page, items_total, "error", str(exc))
                 return
             if not response.ok:
                 self._settle(op, page, items_total, response.status, response.error_message())
@@ -423,10 +442,12 @@ class _Part:
             return "finished"
         states = run.ops
         ops = base_ops(self.workspace_id)
-        for parent in EXPANSIONS:
-            if states.get(_parent_key(ops, parent), {}).get("state") == "done":
-                ops += dependent_ops(self.workspace_id, parent, self._parents(parent), run.window)
         by_source: dict[str, list[PlannedOp]] = {}
+        for parent, (operation_id, _) in EXPANSIONS.items():
+            if states.get(_parent_key(ops, parent), {}).get("state") == "done":
+                # Listed in full even with no parents at all: then every stored one has gone.
+                by_source[operation_by_id(operation_id).source] = []
+                ops += dependent_ops(self.workspace_id, parent, self._parents(parent), run.window)
         for op in ops:
             by_source.setdefault(op.source, []).append(op)
         for source, source_ops in by_source.items():

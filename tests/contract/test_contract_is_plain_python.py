@@ -1,5 +1,6 @@
 """``addon.clockify`` is the plain-Python contract: none of its modules imports Flask or
-Werkzeug, so jobs, tools and other runtimes can use it."""
+Werkzeug's request machinery, so jobs, tools and other runtimes can use it. Werkzeug's
+multidicts are allowed: openapi-core's ``RequestParameters`` is built from them."""
 
 import ast
 from pathlib import Path
@@ -10,6 +11,7 @@ import addon.clockify
 
 MODULES = sorted(Path(addon.clockify.__file__).parent.glob("*.py"))
 WEB = ("flask", "werkzeug", "flask_sqlalchemy")
+ALLOWED = {"werkzeug.datastructures"}
 
 
 def imported(path: Path) -> set[str]:
@@ -24,7 +26,7 @@ def imported(path: Path) -> set[str]:
 
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: p.name)
 def test_no_web_framework_imports(path):
-    assert not {n for n in imported(path) if n.split(".")[0] in WEB}
+    assert not {n for n in imported(path) - ALLOWED if n.split(".")[0] in WEB}
 
 
 def test_the_contract_modules_are_all_checked():

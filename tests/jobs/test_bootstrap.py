@@ -40,7 +40,8 @@ def test_pages_through_every_listing_and_expands_dependents(install, work, fake_
     # 14 workspace-level listings, a task listing per project, a time-entry listing per user.
     assert run.operations_total == run.operations_done == BASE_OPERATIONS + 7 + 2
     assert run.items_stored == sum(counts.values())
-    assert run.started_at is not None and run.finished_at is not None
+    body = bootstrap_runs.status_body(run)
+    assert body["started_at"].endswith("+00:00") and body["finished_at"].endswith("+00:00")
 
     project_pages = fake_clockify.requests(path_glob="*/workspaces/ws1/projects")
     assert [r.param("page") for r in project_pages] == ["1", "2", "3"]
@@ -109,6 +110,18 @@ def test_second_run_adds_no_duplicates_and_removes_what_disappeared(install, wor
     assert old_entry in stored()  # outside the 30-day window: not listed, so not removed
     rows = db.session.execute(db.select(WorkspaceData.source, WorkspaceData.entity_id)).all()
     assert len(rows) == len(set(rows))
+
+
+def test_dependents_of_parents_that_all_disappeared_are_removed(install, work, fake_clockify):
+    seed_workspace(fake_clockify)
+    install()
+    run_bootstrap(work)
+    assert workspace_data.counts(WORKSPACE)["tasks"] == 8
+    fake_clockify.seed(WORKSPACE, "projects", [])
+    fake_clockify.seed(WORKSPACE, "users", [])
+    assert run_bootstrap(work).status == "completed"
+    counts = workspace_data.counts(WORKSPACE)
+    assert "tasks" not in counts and "time-entries" not in counts and "projects" not in counts
 
 
 def test_429_retry_after_is_honoured(install, work, fake_clockify):

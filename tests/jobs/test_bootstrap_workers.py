@@ -81,3 +81,26 @@ def test_sigkilled_worker_is_resumed_from_its_checkpoints(install, fake_clockify
     done_before = {r.path for r in before_kill if r.path.endswith(("/users", "/clients", "/invoices"))}
     assert done_before and not done_before & {r.path for r in after_kill}
     assert not RunCoordination(get_redis(), run.id).any_alive()
+
+
+@pytest.mark.resilience
+def test_warm_shutdown_checkpoints_and_a_continuation_finishes(install, fake_clockify, worker_env, workers):
+    fake_clockify.latency = 0.1
+    expected = seed_workspace(fake_clockify, projects=40, tasks=4, users=3, entries=6)
+    install()
+    env = worker_env(RATE_LIMIT_RPS=RATE)
+    first = workers(env)[0]
+    run, _ = schedule.request_bootstrap(WORKSPACE, "install")
+    wait_for(lambda: len(fake_clockify.requests()) >= 10, 60, message="bootstrap did not start")
+
+    first.stop(timeout=30)  # SIGTERM: the horse gets a few seconds, then ends its slice early
+    assert first.process.returncode is not None
+    assert bootstrap_runs.snapshot(run.id).status == "running"
+    db.session.commit()
+    continuation = Job.fetch(schedule.job_id(f"bootstrap-{run.id}-p0-s1", WORKSPACE), connection=get_redis())
+    assert continuation.get_status() == "queued"
+
+    workers(env)
+    wait_for(finished(run.id), 90, message="the continuation did not finish the run")
+    assert bootstrap_runs.get(run.id).status == "completed"
+    assert_complete_without_duplicates(expected)
