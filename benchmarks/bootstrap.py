@@ -20,7 +20,7 @@ from addon.testkit.clockify_calls import ClockifySimulator, HttpTransport
 from addon.testkit.fake_clockify import FakeClockify, max_in_sliding_window
 
 from . import memory
-from .environment import REDIS_URL, BenchEnvironment
+from .environment import OUTBOUND_OVERRIDES, REDIS_URL, BenchEnvironment
 from .stack import Stack
 
 LATENCY = 0.1
@@ -73,7 +73,7 @@ def measure(stack: Stack, bench: BenchEnvironment, engine: sa.Engine, *, fake: F
     """One run per entry of ``WORKER_COUNTS``; return their figures and the targets."""
     runs, worker_memory = [], {}
     for count in WORKER_COUNTS:
-        workers = [stack.worker(f"worker-bootstrap-{count}-{i}") for i in range(count)]
+        workers = [stack.worker(f"worker-bootstrap-{count}-{i}", env=OUTBOUND_OVERRIDES) for i in range(count)]
         try:
             _wait_for_workers(count)
             runs.append(_run(bench, engine, fake=fake, addon_url=addon_url, workspace_id=f"ws-bench-boot-{count}",

@@ -54,6 +54,13 @@ class BenchEnvironment:
         }
 
 
+# The production host policy sends outbound calls over https only, and the add-on's client trusts
+# only the public CA bundle, which no local fake can be signed by; so the processes that call
+# the fake Clockify (bootstrap, API Studio execute) run as ADDON_ENV=test, which allows http.
+# Everything else stays as in production (PostgreSQL, Redis, encryption, signature checks).
+OUTBOUND_OVERRIDES = {"ADDON_ENV": "test"}
+
+
 def engine() -> sa.Engine:
     """An engine on the benchmark database, for the checks the benchmark makes itself."""
     return sa.create_engine(DATABASE_URL.replace("postgresql://", "postgresql+psycopg://", 1), pool_size=2)

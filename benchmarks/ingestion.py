@@ -69,14 +69,21 @@ def measure(stack: Stack, bench: BenchEnvironment, engine: sa.Engine, *, ceiling
         finally:
             stack.resume(worker)
 
-    def run_addon(concurrency: int, run: str, length: int) -> tuple[LoadResult, dict]:
+    def run_addon(concurrency: int, run: str, length: int, worker_paused: bool = False
+                  ) -> tuple[LoadResult, dict]:
         meter = cpu.Meter({"web": (children(addon.process.pid), False),
                            "postgresql": (cpu.database_backends(engine), False),
                            "rq_worker": ([worker.pid], True)})
-        meter.start()
-        result = post_webhooks(f"{addon.url}/webhooks/time", concurrency=concurrency, seconds=length, token=token,
-                               workspace_id=WORKSPACE, run=run)
-        return result, meter.stop()
+        if worker_paused:
+            stack.pause(worker)
+        try:
+            meter.start()
+            result = post_webhooks(f"{addon.url}/webhooks/time", concurrency=concurrency, seconds=length,
+                                   token=token, workspace_id=WORKSPACE, run=run)
+            return result, meter.stop()
+        finally:
+            if worker_paused:
+                stack.resume(worker)
 
     run_ceiling(8, "warmceiling", WARM_UP_SECONDS)
     run_addon(8, "warmaddon", WARM_UP_SECONDS)
@@ -90,22 +97,26 @@ def measure(stack: Stack, bench: BenchEnvironment, engine: sa.Engine, *, ceiling
         run = f"c{concurrency}x{os.getpid()}"
         load_before = os.getloadavg()[0]
         reference, reference_cpu = run_ceiling(concurrency, f"ceiling{run}", seconds)
+        alone, alone_cpu = run_addon(concurrency, f"alone{run}", seconds, worker_paused=True)
         started = time.monotonic()
         measured, measured_cpu = run_addon(concurrency, run, seconds)
         time.sleep(1.0)  # let requests wrk abandoned at its deadline finish committing
-        stored = _stored(engine, run)
+        stored = _stored(engine, run) + _stored(engine, f"alone{run}")
         unpaused += time.monotonic() - started
         levels.append({
             "concurrency": concurrency,
             "ceiling": reference.as_dict(),
             "addon": measured.as_dict(),
+            "addon_worker_paused": alone.as_dict(),
             "throughput_ratio": round(measured.requests_per_second / reference.requests_per_second, 3),
+            "throughput_ratio_worker_paused": round(alone.requests_per_second / reference.requests_per_second, 3),
             "cpu_ms_per_request": {
                 "ceiling": _per_request(reference_cpu, reference),
                 "addon": _per_request(measured_cpu, measured),
+                "addon_worker_paused": _per_request(alone_cpu, alone),
             },
             "stored_rows": stored,
-            "accepted_not_stored": max(0, measured.accepted - stored),
+            "accepted_not_stored": max(0, measured.accepted + alone.accepted - stored),
             "load_average_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         })
     worker_cpu = worker_meter.stop()["rq_worker"]
@@ -147,7 +158,7 @@ def _targets(levels: list[dict]) -> list[dict]:
     p99 = at_eight["addon"]["p99_ms"]
     targets.append({"name": f"webhook p99 at concurrency {P99_TARGET_CONCURRENCY}",
                     "target": f"< {P99_TARGET_MS:g} ms", "measured": f"{p99:.1f} ms", "met": p99 < P99_TARGET_MS})
-    errors = sum(level["addon"]["errors"] for level in levels)
+    errors = sum(level["addon"]["errors"] + level["addon_worker_paused"]["errors"] for level in levels)
     lost = sum(level["accepted_not_stored"] for level in levels)
     targets.append({"name": "webhook errors / accepted deliveries not stored", "target": "0 / 0",
                     "measured": f"{errors} / {lost}", "met": errors == 0 and lost == 0})

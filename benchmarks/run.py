@@ -64,6 +64,11 @@ def main(argv: list[str] | None = None) -> int:
             if "ingestion" in sections:
                 results["webhook_ingestion"] = _ingestion(stack, bench, engine, addon_url, web, fake, args.seconds,
                                                           results)
+            if {"bootstrap", "studio"} & set(sections):
+                stack.stop_process(web)
+                web = stack.gunicorn("wsgi:app", addon_port, bench.web_concurrency, "web-outbound",
+                                     env=environment.OUTBOUND_OVERRIDES)
+                wait_http(f"{addon_url}/ready", status=200)
             if "bootstrap" in sections:
                 _log("bootstrap")
                 results["bootstrap"] = bootstrap.measure(stack, bench, engine, fake=fake, addon_url=addon_url,

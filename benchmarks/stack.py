@@ -73,20 +73,21 @@ class Stack:
         self.processes.append(process)
         return process
 
-    def gunicorn(self, app: str, port: int, workers: int, name: str) -> subprocess.Popen:
+    def gunicorn(self, app: str, port: int, workers: int, name: str, env: dict[str, str] | None = None
+                 ) -> subprocess.Popen:
         """gunicorn with the project's ``gunicorn.conf.py`` (gthread) serving ``app`` on
         127.0.0.1 only (the command-line bind wins over the config file's 0.0.0.0).
 
         Like the Procfile's web process it gets a ``PROMETHEUS_MULTIPROC_DIR`` (its own: the
-        config file wipes it at boot).
+        config file wipes it at boot). ``env`` adds to (or overrides) the stack's variables.
         """
         return self._spawn([sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", app], name,
-                           {"PORT": str(port), "WEB_CONCURRENCY": str(workers),
+                           {**(env or {}), "PORT": str(port), "WEB_CONCURRENCY": str(workers),
                             "PROMETHEUS_MULTIPROC_DIR": str(self.log_dir / f"{name}-prometheus")})
 
-    def worker(self, name: str, *queues: str) -> subprocess.Popen:
-        """One ``python worker.py`` RQ worker."""
-        return self._spawn([sys.executable, "worker.py", *queues], name)
+    def worker(self, name: str, *queues: str, env: dict[str, str] | None = None) -> subprocess.Popen:
+        """One ``python worker.py`` RQ worker; ``env`` adds to the stack's variables."""
+        return self._spawn([sys.executable, "worker.py", *queues], name, env)
 
     def run(self, args: list[str], name: str) -> None:
         """Run a command to completion (e.g. the migrations), failing loudly."""
