@@ -2,8 +2,8 @@
 
 With no argument it listens on ``RQ_QUEUES`` (default: every queue, highest priority first).
 SIGTERM is a warm shutdown. The worker also runs RQ's scheduler, which moves retries and
-scheduled jobs back onto their queues, and (when it listens on ``default``) keeps the periodic
-webhook sweep scheduled: at start and at each RQ maintenance run (every 10 minutes).
+scheduled jobs back onto their queues, and the sweeps of ``addon.workers.SWEEPS`` (resumption of
+abandoned bootstraps, the periodic webhook sweep).
 """
 
 import sys
@@ -12,20 +12,9 @@ import redis
 
 from addon import create_app
 from addon.jobs import preload
-from addon.jobs.events import keep_sweep_scheduled
 from addon.logs import configure_logging
-from addon.queueing import DEFAULT, PRIORITY_ORDER, get_queue
+from addon.queueing import PRIORITY_ORDER, get_queue
 from addon.workers import AppWorker
-
-
-class Worker(AppWorker):
-    """AppWorker that also restarts the webhook sweep chain if it was lost (idempotent)."""
-
-    def run_maintenance_tasks(self):
-        super().run_maintenance_tasks()
-        if DEFAULT in self.queue_names():
-            with self.app.app_context():
-                keep_sweep_scheduled()
 
 
 def main(argv: list[str]) -> None:
@@ -46,7 +35,7 @@ def main(argv: list[str]) -> None:
     # The worker rewrites the socket timeout of the client it is given for its blocking dequeue,
     # so it gets its own connection rather than the app's short-timeout one.
     connection = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=5)
-    worker = Worker([get_queue(n, connection) for n in names], connection=connection, app=app)
+    worker = AppWorker([get_queue(n, connection) for n in names], connection=connection, app=app)
     worker.work(with_scheduler=True, logging_level=settings.log_level)
 
 

@@ -35,7 +35,11 @@ log = logging.getLogger(__name__)
 MAINTENANCE_SECONDS = 5
 # An idle worker wakes from its blocking dequeue every (worker_ttl - 15) s to run maintenance.
 WORKER_TTL_SECONDS = MAINTENANCE_SECONDS + 15
-SWEEPS: tuple[str, ...] = ("addon.jobs.bootstrap.resume_abandoned",)
+SWEEPS: tuple[str, ...] = (
+    "addon.jobs.bootstrap.resume_abandoned",
+    # Heals the self-rescheduling webhook sweep chain if a lost job broke it (idempotent).
+    "addon.jobs.events.keep_sweep_scheduled",
+)
 
 
 def run_sweeps() -> None:

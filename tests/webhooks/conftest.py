@@ -14,6 +14,7 @@ from rq.registry import ScheduledJobRegistry
 from addon.clockify.events import CATEGORIES, category_of, route_path
 from addon.crypto import token_digest
 from addon.extensions import db
+from addon.jobs import schedule
 from addon.models import Installation, InstallationWebhook, WebhookEvent
 from addon.queueing import PRIORITY_ORDER, get_queue
 from addon.testkit.webhooks import delivery_headers, entity_payload
@@ -108,7 +109,8 @@ def run_jobs(app, rq_connection):
 
 @pytest.fixture
 def release_retries(app, rq_connection):
-    """Move scheduled jobs (retries waiting for their backoff) back onto their queues now."""
+    """Move webhook-event retries waiting for their backoff back onto their queues now (the
+    periodic sweep, which workers keep scheduled, is left where it is)."""
 
     def _release() -> int:
         connection = rq_connection
@@ -117,6 +119,8 @@ def release_retries(app, rq_connection):
             queue = get_queue(name, connection)
             registry = ScheduledJobRegistry(queue=queue)
             for job_id in registry.get_job_ids():
+                if job_id.startswith(schedule.SWEEP_JOB_PREFIX):
+                    continue
                 job = Job.fetch(job_id, connection=connection)
                 registry.remove(job)
                 queue.enqueue_job(job)
