@@ -10,8 +10,16 @@ import os
 import shutil
 import sys
 
-from addon.config import ConfigError, load_settings, read_environ
-from addon.logs import logging_config
+_multiproc_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+if _multiproc_dir:
+    # Before anything imports prometheus_client: stale files would be summed in, and importing
+    # the add-on (below) creates its label-less counters' files in this directory at once (a
+    # directory that does not exist yet, on a fresh dyno, would stop the master right there).
+    shutil.rmtree(_multiproc_dir, ignore_errors=True)
+    os.makedirs(_multiproc_dir)
+
+from addon.config import ConfigError, load_settings, read_environ  # noqa: E402
+from addon.logs import logging_config  # noqa: E402
 
 try:
     _settings = load_settings(read_environ(), os.path.join(os.path.dirname(os.path.abspath(__file__)), "instance"))
@@ -33,13 +41,6 @@ control_socket_disable = True
 logconfig_dict = logging_config(_settings.log_level, gunicorn=True)
 # The path without its query string: the sidebar's query carries the user's token.
 access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms request_id=%({x-request-id}o)s'
-
-_multiproc_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-if _multiproc_dir:
-    # Must happen before any worker imports prometheus_client: stale files would be summed in.
-    shutil.rmtree(_multiproc_dir, ignore_errors=True)
-    os.makedirs(_multiproc_dir)
-
 
 def child_exit(server, worker):
     if _multiproc_dir:

@@ -98,6 +98,8 @@ class Catalog:
                       "operations": [op.summary_dict() for op in t["operations"]]} for t in tags],
         }
         self.etag = hashlib.sha256(json.dumps(self._listing, sort_keys=True).encode()).hexdigest()[:32]
+        # Served on every sidebar load and never changing in a process: serialized once.
+        self.listing_json = json.dumps(self._listing, separators=(",", ":")).encode()
 
     @classmethod
     def from_spec(cls, spec: dict) -> Catalog:

@@ -55,12 +55,15 @@ def record(workspace_id: str, *, event_type: str, route: str, known_event: bool,
 
     :raise sqlalchemy.exc.OperationalError: database down or locked; nothing was committed.
     """
-    insert = _INSERT[db.session.get_bind().dialect.name](WebhookEvent)
+    # On the table, not the mapped class: a plain Core insert skips the ORM's bulk-insert
+    # machinery, which this one-row insert does not need (it is the hot path of every delivery).
+    table = WebhookEvent.__table__
+    insert = _INSERT[db.session.get_bind().dialect.name](table)
     statement = insert.values(
         workspace_id=workspace_id, event_type=event_type, route=route, known_event=known_event,
         dedupe_key=dedupe_key, payload=payload, headers=headers, received_at=utcnow(),
         status=EventStatus.RECEIVED.value, attempts=0,
-    ).on_conflict_do_nothing(index_elements=["workspace_id", "dedupe_key"]).returning(WebhookEvent.id)
+    ).on_conflict_do_nothing(index_elements=["workspace_id", "dedupe_key"]).returning(table.c.id)
     new_id = db.session.execute(statement).scalar_one_or_none()
     if new_id is not None:
         db.session.commit()

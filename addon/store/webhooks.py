@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 from ..crypto import token_digest
 from ..extensions import db
-from ..models import InstallationWebhook
+from ..models import Installation, InstallationWebhook
 
 MANIFEST, API = "manifest", "api"
 ACTIVE = "active"
@@ -56,17 +56,33 @@ def find_by_token(workspace_id: str, token: str, path: str | None = None) -> Ins
     row = db.session.execute(db.select(InstallationWebhook).where(
         InstallationWebhook.workspace_id == workspace_id,
         InstallationWebhook.token_digest == token_digest(token))).scalar_one_or_none()
+    return row if _holds(row, token, path) else None
+
+
+def find_delivery_target(workspace_id: str, path: str, token: str
+                         ) -> tuple[InstallationWebhook, Installation] | None:
+    """The live webhook row that authenticates a delivery of ``token`` on route ``path``, and
+    the workspace's installation (any status), or None.
+
+    One query for both: this runs on every delivery.
+    """
+    if not token:
+        return None
+    found = db.session.execute(
+        db.select(InstallationWebhook, Installation)
+        .join(Installation, Installation.workspace_id == InstallationWebhook.workspace_id)
+        .where(InstallationWebhook.workspace_id == workspace_id,
+               InstallationWebhook.token_digest == token_digest(token))).one_or_none()
+    if found is None or not _holds(found[0], token, path) or found[0].status != ACTIVE:
+        return None
+    return found[0], found[1]
+
+
+def _holds(row: InstallationWebhook | None, token: str, path: str | None) -> bool:
+    """The row's stored token is ``token`` (constant-time) and, when given, its route is ``path``."""
     if row is None or row.token is None or not hmac.compare_digest(row.token.encode(), token.encode()):
-        return None
-    if path is not None and row.path != path:
-        return None
-    return row
-
-
-def find_webhook_token(workspace_id: str, path: str, token: str) -> InstallationWebhook | None:
-    """The live webhook row that authenticates a delivery of ``token`` on route ``path``, or None."""
-    row = find_by_token(workspace_id, token, path)
-    return row if row is not None and row.status == ACTIVE else None
+        return False
+    return path is None or row.path == path
 
 
 def list_for_workspace(workspace_id: str, source: str | None = None) -> list[InstallationWebhook]:

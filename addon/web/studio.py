@@ -54,7 +54,8 @@ def session():
 def endpoints():
     """The catalog: every operation grouped by tag; cached by the browser, revalidated by ETag."""
     catalog = get_catalog()
-    return _cacheable(catalog.listing, catalog.etag)
+    return _cacheable(lambda: current_app.response_class(catalog.listing_json, mimetype="application/json"),
+                      catalog.etag)
 
 
 @bp.get("/ui/api-explorer/endpoints/<operation_id>")
@@ -66,7 +67,7 @@ def endpoint(operation_id: str):
     if operation is None:
         raise NotFound(f"No operation is named {operation_id!r}.", code="unknown_operation",
                        suggestions=catalog.suggest_operation_ids(operation_id))
-    return _cacheable(operation.detail_dict, f"{catalog.etag}-{operation_id}")
+    return _cacheable(lambda: jsonify(operation.detail_dict()), f"{catalog.etag}-{operation_id}")
 
 
 @bp.post("/ui/api-explorer/execute")
@@ -119,11 +120,11 @@ def _session(claims, installation) -> dict:
 
 
 def _cacheable(build, etag: str):
-    """A JSON answer with ``ETag``; 304 when the browser already has it."""
+    """The JSON response ``build()`` makes, with ``ETag``; 304 when the browser already has it."""
     if etag in request.if_none_match:
         response = make_response("", 304)
     else:
-        response = jsonify(build())
+        response = build()
     response.set_etag(etag)
     # The catalog is the same for everyone, but only authenticated users may fetch it.
     response.headers["Cache-Control"] = f"private, max-age={CATALOG_MAX_AGE}"

@@ -24,8 +24,7 @@ from ..errors import AddonError, BadRequest, Forbidden, Gone, InvalidToken, Serv
 from ..jobs import schedule
 from ..metrics import WEBHOOK_DELIVERIES
 from ..store import events as event_store
-from ..store import installations
-from ..store.webhooks import find_webhook_token
+from ..store.webhooks import find_delivery_target
 from .request_body import read_limited_body
 
 log = logging.getLogger(__name__)
@@ -60,12 +59,12 @@ def _ingest(category: str):
     token = request.headers.get(deliveries.TOKEN_HEADER)
     claims = auth.verify(token, kind="webhook token")
     workspace_id = claims.workspace_id
-    hook = find_webhook_token(workspace_id, request.path, token)
-    installation = installations.get(workspace_id) if hook is not None else None
-    if hook is None or installation is None:
+    target = find_delivery_target(workspace_id, request.path, token)
+    if target is None:
         log.warning("webhook token not stored for this path", extra={"path": request.path})
         raise InvalidToken("The token is not a webhook token of this installation for this path.",
                            check="webhook_token")
+    hook, installation = target
 
     if claims.addon_id is not None and claims.addon_id != installation.addon_id:
         raise Forbidden("The token belongs to another installation of the add-on.", code="addon_mismatch")

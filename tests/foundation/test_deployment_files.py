@@ -3,7 +3,10 @@ migrations on release; multiprocess metrics set in the environment; $PORT and WE
 
 from __future__ import annotations
 
+import os
 import runpy
+import subprocess
+import sys
 
 from cryptography.fernet import Fernet
 
@@ -37,3 +40,16 @@ def test_gunicorn_settings_follow_the_environment(bare_environ, monkeypatch, tmp
     assert list((tmp_path / "prom").iterdir()) == []  # wiped once per boot
     assert "%(U)s" in settings["access_log_format"] and "%(r)s" not in settings["access_log_format"]
     assert callable(settings["child_exit"])
+
+
+def test_gunicorn_config_creates_a_missing_multiproc_dir(tmp_path):
+    """On a fresh dyno the Procfile's directory does not exist yet: the config file must create it
+    before it imports the add-on, whose label-less counters open their files there at import."""
+    multiproc = tmp_path / "not-yet" / "prometheus"
+    environ = {key: value for key, value in os.environ.items() if key != "PROMETHEUS_MULTIPROC_DIR"}
+    environ.update({"ADDON_ENV": "test", "PROMETHEUS_MULTIPROC_DIR": str(multiproc), "PYTHONPATH": str(ROOT),
+                    "TOKEN_ENCRYPTION_KEY": Fernet.generate_key().decode()})
+    loaded = subprocess.run([sys.executable, "-c", f"import runpy; runpy.run_path({str(ROOT / 'gunicorn.conf.py')!r})"],
+                            cwd=tmp_path, env=environ, capture_output=True, text=True, timeout=60)
+    assert loaded.returncode == 0, loaded.stderr[-2000:]
+    assert multiproc.is_dir()
