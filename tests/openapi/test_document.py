@@ -133,3 +133,15 @@ def test_every_operation_documents_its_json_errors_and_the_request_id(document):
             assert {"error", "message", "request_id"} <= _required(document, schema), f"{method} {path} {status}"
             if status == "503":
                 assert "Retry-After" in response["headers"], f"{method} {path}: 503 without Retry-After"
+
+
+def test_every_component_is_used(document):
+    text = json.dumps(document["paths"]) + json.dumps(document["components"])
+    used_schemes = {name for item in document["paths"].values() for operation in item.values()
+                    for requirement in operation.get("security", []) for name in requirement}
+    for kind, components in document["components"].items():
+        for name in components:
+            if kind == "securitySchemes":
+                assert name in used_schemes, f"security scheme {name} is never required"
+            elif (kind, name) != ("schemas", "Error"):  # the shape of answers no route gives (checked in code)
+                assert f'"#/components/{kind}/{name}"' in text, f"{kind}/{name} is never referenced"
