@@ -44,7 +44,7 @@ def scratch_database(request, tmp_path):
         return
     base = os.environ.get("TEST_DATABASE_URL", "")
     if not base.startswith("postgres"):
-        pytest.skip("needs TEST_DATABASE_URL on PostgreSQL")
+        pytest.skip(reason="needs TEST_DATABASE_URL on PostgreSQL")
     target = sa.engine.make_url(_sqlalchemy_url(base))
     name = f"{target.database}_mig"
     admin = sa.create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")

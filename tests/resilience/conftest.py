@@ -20,7 +20,7 @@ STACK_SETTINGS = {
 @pytest.fixture(autouse=True)
 def _postgres_only(base_overrides):
     if not base_overrides["DATABASE_URL"].startswith("postgres"):
-        pytest.skip("fault injection runs against PostgreSQL (several processes write at once)")
+        pytest.skip(reason="fault injection runs against PostgreSQL (several processes write at once)")
 
 
 @pytest.fixture
