@@ -1,6 +1,8 @@
-"""RQ worker entry point: ``python worker.py [QUEUE ...]``.
+"""RQ worker entry point: ``python worker.py [--no-fork] [QUEUE ...]``.
 
 With no argument it listens on ``RQ_QUEUES`` (default: every queue, highest priority first).
+``--no-fork`` runs each job in the worker process instead of a forked horse: much cheaper per
+job, for workers on the ``high`` queue (``python worker.py --no-fork high``).
 SIGTERM is a warm shutdown. The worker also runs RQ's scheduler, which moves retries and
 scheduled jobs back onto their queues, and the sweeps of ``addon.workers.SWEEPS`` (resumption of
 abandoned bootstraps, the periodic webhook sweep).
@@ -22,7 +24,7 @@ from addon import create_app
 from addon.jobs import preload
 from addon.logs import configure_logging
 from addon.queueing import PRIORITY_ORDER, get_queue
-from addon.workers import AppWorker
+from addon.workers import AppInProcessWorker, AppWorker
 
 log = logging.getLogger("worker")
 REDIS_WAIT_MAX_SECONDS = 10
@@ -34,7 +36,8 @@ def main(argv: list[str]) -> None:
     app = create_app()
     settings = app.config["SETTINGS"]
     configure_logging(settings.log_level)
-    names = argv or list(settings.rq_queues)
+    in_process = "--no-fork" in argv
+    names = [a for a in argv if a != "--no-fork"] or list(settings.rq_queues)
     unknown = [n for n in names if n not in PRIORITY_ORDER]
     if unknown:
         raise SystemExit(f"configuration error: unknown queue {unknown[0]!r}; choose among {', '.join(PRIORITY_ORDER)}")
@@ -47,7 +50,8 @@ def main(argv: list[str]) -> None:
     # so it gets its own connection rather than the app's short-timeout one.
     connection = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=5)
     while True:
-        worker = AppWorker([get_queue(n, connection) for n in names], connection=connection, app=app)
+        worker_class = AppInProcessWorker if in_process else AppWorker
+        worker = worker_class([get_queue(n, connection) for n in names], connection=connection, app=app)
         try:
             worker.work(with_scheduler=True, logging_level=settings.log_level)
         except redis.RedisError as error:  # RQ's own teardown talks to Redis too

@@ -4,6 +4,7 @@ them by dotted name. They run inside the worker's app context."""
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 
@@ -39,3 +40,9 @@ def sleep_then_record(seconds: float, key: str, value: str) -> str:
 def thread_name() -> str:
     """The name of the thread running the job."""
     return threading.current_thread().name
+
+
+def record_pid(key: str) -> int:
+    """Append the id of the process running the job to the Redis list ``key``."""
+    get_redis().rpush(key, os.getpid())
+    return os.getpid()

@@ -82,6 +82,23 @@ def _job_counts(redis) -> dict[tuple, float]:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize(("args", "forks"), [((), True), (("--no-fork",), False)])
+def test_no_fork_runs_jobs_in_the_worker_process(ctx, start_worker, args, forks):
+    redis = get_redis()
+    worker = start_worker(*args, "high")
+    for _ in range(2):
+        enqueue("high", "addon.testkit.jobs.record_pid", "pids")
+    _wait(lambda: redis.llen("pids") == 2, worker)
+    pids = {int(v) for v in redis.lrange("pids", 0, -1)}
+    # `processes.start` runs the worker itself, so its pid is the worker's.
+    assert (worker.pid not in pids) is forks
+    if not forks:
+        assert pids == {worker.pid}
+    _wait(lambda: _job_counts(redis).get(("record_pid", "finished")) == 2.0, worker)
+    assert processes.stop(worker) == 0
+
+
+@pytest.mark.slow
 def test_arguments_choose_the_queues(ctx, start_worker):
     redis = get_redis()
     worker = start_worker("bootstrap", "high")
