@@ -16,6 +16,7 @@ import redis
 import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
+from addon.testkit.databases import recreate_postgres_database
 from addon.testkit.signing import Signer, generate_private_key
 
 from .stack import ROOT
@@ -68,12 +69,7 @@ def engine() -> sa.Engine:
 
 def reset_storage() -> None:
     """Drop and recreate the benchmark database, and empty its Redis database."""
-    url = sa.engine.make_url(DATABASE_URL.replace("postgresql://", "postgresql+psycopg://", 1))
-    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
-        conn.execute(sa.text(f'CREATE DATABASE "{url.database}"'))
-    admin.dispose()
+    recreate_postgres_database(DATABASE_URL)
     redis.Redis.from_url(REDIS_URL).flushdb()
 
 

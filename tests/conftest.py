@@ -8,11 +8,11 @@ import os
 
 import pytest
 import redis
-import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
 from addon import create_app
 from addon.extensions import db
+from addon.testkit.databases import recreate_postgres_database
 from addon.testkit.signing import Signer, generate_private_key
 
 pytest_plugins = ["addon.testkit.pytest_plugin", "addon.testkit.openapi_plugin"]
@@ -28,18 +28,9 @@ def _database_url(tmp_path_factory) -> str:
         # A file, so forked workers and gunicorn subprocesses see the same database.
         return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
     if url.startswith("postgres"):
-        _recreate_postgres_database(url)
+        # Start every session from an empty database, whatever an earlier run left behind.
+        recreate_postgres_database(url)
     return url
-
-
-def _recreate_postgres_database(url: str) -> None:
-    """Start every session from an empty database, whatever an earlier run left behind."""
-    target = sa.engine.make_url(url.replace("postgresql://", "postgresql+psycopg://", 1))
-    admin = sa.create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
-        conn.execute(sa.text(f'CREATE DATABASE "{target.database}"'))
-    admin.dispose()
 
 
 @pytest.fixture(scope="session")
