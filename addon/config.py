@@ -76,6 +76,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("BOOTSTRAP_PAGE_SIZE", "200", "Page size of bootstrap GETs (lowered to the spec's maximum)."),
     Variable("BOOTSTRAP_TIME_ENTRIES_DAYS", "30", "How many days of time entries the bootstrap fetches."),
     Variable("WEBHOOK_SWEEP_SECONDS", "60", "How often the worker re-enqueues webhook events left unprocessed."),
+    Variable("WEBHOOK_BATCH_LINGER_MS", "500", "How long a job of fresh webhook events waits for more before it ends (`0`: it ends at once)."),
 )
 _BY_NAME = {v.name: v for v in VARIABLES}
 
@@ -119,6 +120,7 @@ class Settings:
     bootstrap_page_size: int
     bootstrap_time_entries_days: int
     webhook_sweep_seconds: int
+    webhook_batch_linger_ms: int
     instance_path: str = field(default="", repr=False)
 
     @property
@@ -262,6 +264,7 @@ def load_settings(environ: Mapping[str, str], instance_path: str) -> Settings:
         bootstrap_page_size=_int(raw, "BOOTSTRAP_PAGE_SIZE", 1, 5000),
         bootstrap_time_entries_days=_int(raw, "BOOTSTRAP_TIME_ENTRIES_DAYS", 0, 3650),
         webhook_sweep_seconds=_int(raw, "WEBHOOK_SWEEP_SECONDS", 1, 86_400),
+        webhook_batch_linger_ms=_int(raw, "WEBHOOK_BATCH_LINGER_MS", 0, 10_000),
         instance_path=instance_path,
     )
 

@@ -16,6 +16,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections import defaultdict
+from collections.abc import Iterable
 
 from flask import Response, current_app
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, generate_latest
@@ -85,10 +87,22 @@ class SharedHistogram(_Shared):
         self.buckets = tuple(buckets)
 
     def observe(self, value: float, connection=None, **labels) -> None:
+        self._write(connection, self._updates(value, labels))
+
+    def observe_many(self, observations: Iterable[tuple[float, dict]], connection=None) -> None:
+        """``observe`` each ``(value, labels)`` pair, in one Redis round trip (a batch of jobs'
+        worth of samples)."""
+        totals: defaultdict[str, float] = defaultdict(float)
+        for value, labels in observations:
+            for field, amount in self._updates(value, labels):
+                totals[field] += amount
+        if totals:
+            self._write(connection, list(totals.items()))
+
+    def _updates(self, value: float, labels: dict) -> list[tuple[str, float]]:
         key = self._labels(labels)
         updates = [(f"b|{le}|{key}", 1) for le in self.buckets if value <= le]
-        updates += [(f"b|+Inf|{key}", 1), (f"sum|{key}", value)]
-        self._write(connection, updates)
+        return updates + [(f"b|+Inf|{key}", 1), (f"sum|{key}", value)]
 
 
 JOBS = SharedCounter("addon_jobs", "RQ jobs by function and outcome.", ("job", "outcome"))

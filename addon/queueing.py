@@ -9,13 +9,14 @@ lifecycle follow-ups), ``default``, ``bootstrap`` (long paginated fetches).
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime, timedelta
 
 import redis
 from flask import current_app
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry as RedisRetry
 from rq import Queue, Retry
-from rq.job import Job
+from rq.job import Job, JobStatus
 
 from .request_context import current_request_id
 
@@ -67,3 +68,18 @@ def enqueue(queue_name: str, func, *args, job_id: str | None = None, retry: Retr
     """
     meta = {"request_id": current_request_id(), "workspace_id": workspace_id}
     return get_queue(queue_name).enqueue(func, *args, job_id=job_id, retry=retry, meta=meta, **options)
+
+
+def enqueue_in(queue_name: str, delay_seconds: float, func, *args, job_id: str | None = None,
+               retry: Retry | None = None, workspace_id: str | None = None, unique: bool = False,
+               job_timeout: int | None = None, **options) -> Job:
+    """``enqueue``, with the job scheduled to run in ``delay_seconds`` (a worker runs RQ's scheduler).
+
+    :param unique: raise ``rq.exceptions.DuplicateJobError`` when a job with ``job_id`` exists
+        (RQ's ``enqueue_in`` ignores it; ``schedule_job`` honours it).
+    """
+    queue = get_queue(queue_name)
+    meta = {"request_id": current_request_id(), "workspace_id": workspace_id}
+    job = queue.create_job(func, args=args, job_id=job_id, retry=retry, meta=meta, timeout=job_timeout,
+                           status=JobStatus.SCHEDULED, **options)
+    return queue.schedule_job(job, datetime.now(UTC) + timedelta(seconds=delay_seconds), unique=unique)

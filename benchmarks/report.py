@@ -95,7 +95,8 @@ def _studio(section: dict) -> list[str]:
 
 
 def _tokens(section: dict) -> list[str]:
-    names = {"addon_verify": "add-on `TokenVerifier.verify` (key parsed once)",
+    names = {"addon_verify": "add-on `TokenVerifier.verify`, token seen before (signature remembered)",
+             "addon_verify_first_sight": "add-on `TokenVerifier.verify`, token seen for the first time",
              "bare_jwt_decode": "bare `jwt.decode` (same parsed key)",
              "jwt_decode_parsing_pem_each_time": "`jwt.decode` given the PEM text each time"}
     lines = ["| Verification of one webhook token | median µs | best round µs |", "|---|---:|---:|"]

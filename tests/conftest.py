@@ -54,6 +54,8 @@ def base_overrides(tmp_path_factory, signer) -> dict:
         "CLOCKIFY_ALLOWED_API_DOMAINS": "*.clockify.me,clockify.me,127.0.0.1",
         "WEBHOOK_REQUEST_BACKOFF_BASE": "0.01",
         "WEBHOOK_REQUEST_BACKOFF_CAP": "0.05",
+        # Burst workers in tests: a job waiting for more events would only slow them down.
+        "WEBHOOK_BATCH_LINGER_MS": "0",
     }
 
 

@@ -8,6 +8,7 @@ There is no JWKS at Clockify: the published PEM is pinned; a JWKS URL is optiona
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -20,6 +21,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 BUNDLED_PUBLIC_KEY = Path(__file__).with_name("clockify-addon-public-key.pem")
 ALGORITHM = "RS256"
 LEEWAY_SECONDS = 30
+# Distinct tokens whose verified signature a verifier remembers (a webhook token each).
+SIGNATURE_CACHE_SIZE = 4096
 CHECKS = ("missing", "signature", "algorithm", "expired", "issuer", "subject", "type", "workspace", "addon")
 
 
@@ -100,11 +103,13 @@ class TokenVerifier:
     :param verify_signature: False only in development/test; claims are still checked.
     :param jwks_client: a ``jwt.PyJWKClient`` consulted for tokens whose header has a ``kid``.
     :param clock: seconds since the epoch; injectable for tests.
+    :param signature_cache_size: how many distinct tokens' checked signatures to remember
+        (0: check every time).
     """
 
     def __init__(self, public_keys: Iterable, addon_key: str, *, verify_signature: bool = True,
                  jwks_client: jwt.PyJWKClient | None = None, clock: Callable[[], float] = time.time,
-                 leeway: int = LEEWAY_SECONDS):
+                 leeway: int = LEEWAY_SECONDS, signature_cache_size: int = SIGNATURE_CACHE_SIZE):
         self.public_keys = tuple(public_keys)
         if not self.public_keys and jwks_client is None:
             raise ValueError("TokenVerifier needs at least one public key or a JWKS client")
@@ -113,6 +118,9 @@ class TokenVerifier:
         self.jwks_client = jwks_client
         self.clock = clock
         self.leeway = leeway
+        # Clockify sends a webhook's same token with every delivery: its signature is checked
+        # once per process, its time claims on every use. Failures are never cached.
+        self._signed_payload = functools.lru_cache(maxsize=signature_cache_size)(self._verify_signature)
 
     def verify(self, token: str | None, *, workspace_id: str | None = None,
                addon_id: str | None = None) -> AddonClaims:
@@ -152,6 +160,16 @@ class TokenVerifier:
             raise TokenMismatch("addon_mismatch", "The token belongs to another installation of the add-on.")
 
     def _decode(self, token: str) -> dict:
+        payload = dict(self._signed_payload(token))
+        now = self.clock()
+        exp, nbf = payload.get("exp"), payload.get("nbf")
+        if exp is not None and (not isinstance(exp, (int, float)) or exp + self.leeway < now):
+            raise TokenError("expired", "The token has expired.")
+        if nbf is not None and (not isinstance(nbf, (int, float)) or nbf - self.leeway > now):
+            raise TokenError("expired", "The token is not valid yet.")
+        return payload
+
+    def _verify_signature(self, token: str) -> dict:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.InvalidTokenError:
@@ -185,12 +203,6 @@ class TokenVerifier:
             raise TokenError("algorithm", f"Only {ALGORITHM} tokens are accepted.") from None
         except jwt.InvalidTokenError:
             raise TokenError("signature", "The token could not be decoded.") from None
-        now = self.clock()
-        exp, nbf = payload.get("exp"), payload.get("nbf")
-        if exp is not None and (not isinstance(exp, (int, float)) or exp + self.leeway < now):
-            raise TokenError("expired", "The token has expired.")
-        if nbf is not None and (not isinstance(nbf, (int, float)) or nbf - self.leeway > now):
-            raise TokenError("expired", "The token is not valid yet.")
         return payload
 
 

@@ -1,6 +1,9 @@
 """Processing of stored webhook events, the sweep that re-enqueues forgotten ones, and replay.
 
-* ``process_event`` (RQ job, ``high`` queue): runs the registered handlers of one event.
+* ``process_received_events`` (RQ job, ``high`` queue): runs the registered handlers of a
+  workspace's fresh deliveries in batches; deliveries enqueue it (``schedule.process_received_events``).
+* ``process_event`` (RQ job, ``high`` queue): one event's retries, and the sweep's and replay's
+  way of running an event again.
 * ``sweep_events`` (RQ job, ``default`` queue, every ``WEBHOOK_SWEEP_SECONDS``): re-enqueues
   events whose job never ran (Redis was down at receipt, a worker died...), then schedules the
   next sweep. ``keep_sweep_scheduled`` restarts that chain; ``worker.py`` calls it at start and
@@ -13,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -22,6 +26,7 @@ from rq import get_current_job
 from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.timeouts import BaseTimeoutException
+from sqlalchemy.engine import Row
 
 from .. import metrics
 from ..clockify.deliveries import event_label
@@ -40,52 +45,141 @@ SWEEP_MAX_ATTEMPTS = 10
 PENDING_JOB_STATES = (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED)
 
 
+# Events claimed and committed together: large enough to spread a job's and a commit's cost,
+# small enough that a batch's row locks and its handlers' work stay short.
+BATCH_SIZE = 100
+# A job of received events hands over to the queue after this long, so others get a turn.
+SLICE_SECONDS = 30
+# While lingering for more events, a job looks this often (one indexed query each time); after
+# a batch that was not full, it waits this long before the next.
+LINGER_POLL_SECONDS = 0.05
+
+
 class HandlersFailed(Exception):
     """One or more handlers of an event raised; RQ retries the job."""
 
 
-def process_event(event_id: int, workspace_id: str) -> str:
-    """Run the handlers of event ``event_id`` of ``workspace_id`` and record the outcome.
+def process_received_events(workspace_id: str) -> dict:
+    """RQ job: run the handlers of ``workspace_id``'s ``received`` events, oldest first, a batch
+    at a time (claim, run, record, one commit), until none has come for
+    ``WEBHOOK_BATCH_LINGER_MS`` or the slice is over.
 
-    Already processed, failed or skipped events are left alone (replay resets them first).
+    While it runs, the workspace's "job queued" flag stays set, so deliveries enqueue no other
+    job: the flag is cleared only right before a last claim, which sees every delivery that
+    found it set. Lingering spares a forking worker a new job (a fork) per few events.
+    A failed event is handed to its own job (``process_event``) for its retries with backoff.
+    :return: how many events ended in each status.
+    """
+    totals: dict[str, int] = {}
+    linger = current_app.config["SETTINGS"].webhook_batch_linger_ms / 1000
+    now = time.monotonic()
+    deadline, idle_until, last_claim = now + SLICE_SECONDS, now + linger, False
+    while True:
+        claimed = events.claim_received(workspace_id, BATCH_SIZE)
+        if claimed:
+            _run_batch(workspace_id, claimed, totals)
+            if time.monotonic() > deadline:
+                _set_queued_flag(workspace_id, False)
+                schedule.process_received_events(workspace_id)  # the rest after the other jobs
+                return totals
+            idle_until, last_claim = time.monotonic() + linger, False
+            _set_queued_flag(workspace_id, True)
+            if linger and len(claimed) < BATCH_SIZE:
+                time.sleep(LINGER_POLL_SECONDS)  # let the next batch gather: fewer, fuller batches
+        elif last_claim:
+            return totals
+        elif time.monotonic() < idle_until:
+            db.session.rollback()
+            time.sleep(LINGER_POLL_SECONDS)
+        else:
+            _set_queued_flag(workspace_id, False)  # from here on, a new delivery enqueues a job
+            last_claim = True
+
+
+def _run_batch(workspace_id: str, claimed: list[Row], totals: dict[str, int]) -> None:
+    outcomes = _run_claimed(workspace_id, claimed,
+                            final=lambda event: event.attempts > len(schedule.EVENT_RETRY_INTERVALS))
+    db.session.commit()
+    attempts = {event.id: event.attempts for event in claimed}
+    for outcome in outcomes:
+        totals[outcome.status] = totals.get(outcome.status, 0) + 1
+        if outcome.status == events.EventStatus.RETRYING:
+            _schedule_retry(outcome.event_id, workspace_id, attempts[outcome.event_id])
+
+
+def process_event(event_id: int, workspace_id: str) -> str:
+    """RQ job: run the handlers of event ``event_id`` of ``workspace_id`` and record the outcome.
+
+    Processed, failed or skipped events are left alone (replay resets them first).
     :return: the event's status afterwards (``missing`` when no such event in that workspace).
     :raise HandlersFailed: a handler raised; the row says ``retrying`` or, on the last
         attempt, ``failed``.
     """
-    event = events.get(workspace_id, event_id)
+    event = events.claim(workspace_id, event_id)
     if event is None:
-        log.warning("webhook event %s not found in its workspace", event_id)
-        return "missing"
-    if event.status in events.FINAL_STATUSES:
-        return event.status
-    installation = installations.get(workspace_id)
-    if installation is None or not installation.is_active:
-        events.mark_skipped(event, "installation is not active")
-        db.session.commit()
-        return event.status
-
-    label = event_label(event.event_type)
-    if not event.attempts:
-        metrics.WEBHOOK_QUEUE_LAG.observe(max(0.0, (utcnow() - _aware(event.received_at)).total_seconds()))
-    events.mark_processing(event)
+        db.session.rollback()
+        current = events.get(workspace_id, event_id)
+        if current is None:
+            log.warning("webhook event %s not found in its workspace", event_id)
+        return "missing" if current is None else current.status
+    job = get_current_job()
+    last_attempt = job is None or not job.retries_left
+    [outcome] = _run_claimed(workspace_id, [event], final=lambda _event: last_attempt)
     db.session.commit()
-
-    started = time.monotonic()
-    errors, notes = _run_handlers(_handler_event(event))
-    metrics.WEBHOOK_PROCESSING.observe(time.monotonic() - started, event=label)
-
-    if errors:
-        job = get_current_job()
-        final = job is None or not job.retries_left
-        events.mark_failed(event, "; ".join(errors), final=final)
-        db.session.commit()
-        raise HandlersFailed(f"event {event_id}: " + "; ".join(errors))
-    events.mark_processed(event, "; ".join(notes) or None)
-    db.session.commit()
-    return event.status
+    if outcome.status in (events.EventStatus.RETRYING, events.EventStatus.FAILED):
+        raise HandlersFailed(f"event {event_id}: {outcome.note}")
+    return outcome.status.value
 
 
-def _handler_event(event: WebhookEvent) -> Event:
+def _run_claimed(workspace_id: str, claimed: list[Row], final: Callable[[Row], bool]) -> list[events.Outcome]:
+    """Run the handlers of claimed events and record each one's outcome (the caller commits).
+
+    :param final: whether a handler failure is that event's last attempt (``failed``, not
+        ``retrying``).
+    """
+    if not installations.is_active(workspace_id):
+        outcomes = [events.Outcome(e.id, events.EventStatus.SKIPPED, "installation is not active") for e in claimed]
+        events.record_outcomes(outcomes)
+        return outcomes
+    now = utcnow()
+    lags = [((now - _aware(e.received_at)).total_seconds(), {}) for e in claimed if e.attempts == 1]
+    durations, outcomes = [], []
+    for event in claimed:
+        started = time.monotonic()
+        errors, notes = _run_handlers(_handler_event(event))
+        durations.append((time.monotonic() - started, {"event": event_label(event.event_type)}))
+        if errors:
+            status = events.EventStatus.FAILED if final(event) else events.EventStatus.RETRYING
+            outcomes.append(events.Outcome(event.id, status, "; ".join(errors)))
+        else:
+            outcomes.append(events.Outcome(event.id, events.EventStatus.PROCESSED, "; ".join(notes) or None))
+    events.record_outcomes(outcomes)
+    metrics.WEBHOOK_QUEUE_LAG.observe_many((max(0.0, lag), labels) for lag, labels in lags)
+    metrics.WEBHOOK_PROCESSING.observe_many(durations)
+    return outcomes
+
+
+def _schedule_retry(event_id: int, workspace_id: str, attempts: int) -> None:
+    # Committed as ``retrying`` already: if Redis fails here, the sweep re-enqueues it.
+    try:
+        schedule.process_webhook_event(event_id, workspace_id, after_attempts=attempts)
+    except (DuplicateJobError, RedisError) as error:
+        log.warning("retry of webhook event %s not scheduled (%s); the sweep will enqueue it",
+                    event_id, type(error).__name__)
+
+
+def _set_queued_flag(workspace_id: str, held: bool) -> None:
+    key = schedule.received_job_flag(workspace_id)
+    try:
+        if held:  # renewed, so a long run does not outlive it
+            get_redis().set(key, "1", ex=schedule.RECEIVED_JOB_FLAG_SECONDS)
+        else:
+            get_redis().delete(key)
+    except RedisError as error:  # the flag expires on its own; deliveries meanwhile wait for it
+        log.warning("could not update the queued flag of %s: %s", workspace_id, type(error).__name__)
+
+
+def _handler_event(event: Row) -> Event:
     try:
         payload = json.loads(event.payload)
     except ValueError:  # stored bodies were parsed at receipt; a hand-edited row must not crash the job
@@ -121,9 +215,14 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-def _job_pending(event_id: int) -> bool:
+def _job_pending(event: WebhookEvent) -> bool:
+    """A job that will run ``event`` is waiting or running: its own, or for a ``received`` event,
+    its workspace's batch job."""
+    if event.status == events.EventStatus.RECEIVED and get_redis().exists(
+            schedule.received_job_flag(event.workspace_id)):
+        return True
     try:
-        job = Job.fetch(schedule.event_job_id(event_id), connection=get_redis())
+        job = Job.fetch(schedule.event_job_id(event.id), connection=get_redis())
     except NoSuchJobError:
         return False
     return job.get_status(refresh=False) in PENDING_JOB_STATES
@@ -163,17 +262,25 @@ def sweep(now: datetime | None = None) -> SweepResult:
     """Re-enqueue every unfinished event (all workspaces) last enqueued or received more than
     ``WEBHOOK_SWEEP_SECONDS`` before ``now`` whose job is gone; give up on events that already
     had ``SWEEP_MAX_ATTEMPTS`` attempts (marked failed). Safe to run in several workers at once.
+
+    A ``received`` event goes back to its workspace's batch job (none is enqueued while one is
+    queued, so a backlog is not doubled); others get their own job.
     """
     grace = timedelta(seconds=current_app.config["SETTINGS"].webhook_sweep_seconds)
     enqueued = pending = gave_up = 0
+    workspaces: set[str] = set()
     for batch in events.iter_unfinished((now or utcnow()) - grace):
         stamped = []
         for event in batch:
-            if _job_pending(event.id):
+            if _job_pending(event):
                 pending += 1
             elif (event.attempts or 0) >= SWEEP_MAX_ATTEMPTS:
                 events.mark_failed(event, f"gave up after {event.attempts} attempts", final=True)
                 gave_up += 1
+            elif event.status == events.EventStatus.RECEIVED:
+                workspaces.add(event.workspace_id)
+                stamped.append(event)
+                enqueued += 1
             elif requeue(event):
                 stamped.append(event)
                 enqueued += 1
@@ -181,6 +288,8 @@ def sweep(now: datetime | None = None) -> SweepResult:
                 pending += 1
         events.mark_enqueued(stamped)
         db.session.commit()
+    for workspace_id in sorted(workspaces):
+        schedule.process_received_events(workspace_id)
     if enqueued or gave_up:
         log.info("webhook sweep: %s enqueued, %s pending, %s given up", enqueued, pending, gave_up)
     return SweepResult(enqueued, pending, gave_up)
@@ -231,7 +340,7 @@ def replay(workspace_id: str, since: datetime | None = None, event_type: str | N
     """
     enqueued = pending = 0
     for batch in events.iter_for_replay(workspace_id, since=since, event_type=event_type):
-        due = [e for e in batch if not _job_pending(e.id)]
+        due = [e for e in batch if not _job_pending(e)]
         pending += len(batch) - len(due)
         events.mark_enqueued(due, reset=True)
         db.session.commit()

@@ -21,7 +21,7 @@ from rq.job import Job
 
 from ..extensions import db
 from ..models import BootstrapJob
-from ..queueing import BOOTSTRAP, DEFAULT, HIGH, enqueue, get_queue, get_redis
+from ..queueing import BOOTSTRAP, DEFAULT, HIGH, enqueue, enqueue_in, get_queue, get_redis
 from ..store import bootstrap_runs
 
 BOOTSTRAP_JOB = "addon.jobs.bootstrap.run_bootstrap"
@@ -123,11 +123,15 @@ def purge_workspace(workspace_id: str) -> Job:
 
 
 PROCESS_EVENT_JOB = "addon.jobs.events.process_event"
+PROCESS_RECEIVED_JOB = "addon.jobs.events.process_received_events"
 SWEEP_EVENTS_JOB = "addon.jobs.events.sweep_events"
 # Handler failures retry after 10 s, 1 min, 5 min, 15 min, then the event is marked failed.
 EVENT_RETRY_INTERVALS = (10, 60, 300, 900)
 # The database is the record of an event; RQ's copy of a failed job need not outlive a week.
 EVENT_FAILURE_TTL = 7 * 24 * 3600
+# How long "a job for this workspace's received events is queued" holds without that job
+# starting: it bounds the wait of events whose job was lost (the sweep also finds them).
+RECEIVED_JOB_FLAG_SECONDS = 60
 
 
 def event_job_id(event_id: int) -> str:
@@ -135,17 +139,46 @@ def event_job_id(event_id: int) -> str:
     return f"webhook-event-{event_id}"
 
 
-def process_webhook_event(event_id: int, workspace_id: str) -> Job:
-    """Process a stored webhook event on the ``high`` queue.
+def received_job_flag(workspace_id: str) -> str:
+    """The Redis key saying a ``process_received_events`` job of ``workspace_id`` is queued."""
+    return f"addon:webhook-events:queued:{workspace_id}"
 
+
+def process_received_events(workspace_id: str) -> Job | None:
+    """Make sure a job will process ``workspace_id``'s ``received`` events, on the ``high`` queue.
+
+    One job serves every delivery that arrives while it waits in the queue: a delivery
+    enqueues one only when none is queued (a flag set with ``SET NX``, which the job clears
+    before each batch it claims). So a burst costs a few jobs, not one per event.
+    :return: the job enqueued now, or None when one was already queued.
+    :raise redis.exceptions.RedisError: Redis is unavailable (the rows stay ``received``).
+    """
+    if not get_redis().set(received_job_flag(workspace_id), "1", nx=True, ex=RECEIVED_JOB_FLAG_SECONDS):
+        return None
+    return enqueue(HIGH, PROCESS_RECEIVED_JOB, workspace_id, workspace_id=workspace_id,
+                   job_timeout=WEBHOOK_JOB_TIMEOUT, result_ttl=60, failure_ttl=EVENT_FAILURE_TTL,
+                   retry=Retry(max=3, interval=[5, 30, 120]))
+
+
+def process_webhook_event(event_id: int, workspace_id: str, *, after_attempts: int = 0) -> Job:
+    """Process one stored webhook event on the ``high`` queue: the sweep's, replay's and
+    retries' way (fresh deliveries go through ``process_received_events``).
+
+    :param after_attempts: attempts already made (a failure in a ``process_received_events``
+        batch): the job waits for the backoff of the next attempt and has the remaining retries.
     :raise rq.exceptions.DuplicateJobError: a job for this event still exists in Redis (pending,
         or finished/failed and not yet expired); ``addon.jobs.events.requeue`` handles that.
-    :raise redis.exceptions.RedisError: Redis is unavailable (the row stays ``received``).
+    :raise redis.exceptions.RedisError: Redis is unavailable (the row keeps its status).
     """
-    return enqueue(HIGH, PROCESS_EVENT_JOB, event_id, workspace_id, job_id=event_job_id(event_id),
-                   workspace_id=workspace_id, unique=True, job_timeout=300, result_ttl=300,
-                   failure_ttl=EVENT_FAILURE_TTL,
-                   retry=Retry(max=len(EVENT_RETRY_INTERVALS), interval=list(EVENT_RETRY_INTERVALS)))
+    options = dict(job_id=event_job_id(event_id), workspace_id=workspace_id, unique=True, job_timeout=300,
+                   result_ttl=300, failure_ttl=EVENT_FAILURE_TTL)
+    if not after_attempts:
+        intervals = list(EVENT_RETRY_INTERVALS)
+        return enqueue(HIGH, PROCESS_EVENT_JOB, event_id, workspace_id, **options,
+                       retry=Retry(max=len(intervals), interval=intervals))
+    delay, *rest = EVENT_RETRY_INTERVALS[after_attempts - 1:]
+    return enqueue_in(HIGH, delay, PROCESS_EVENT_JOB, event_id, workspace_id, **options,
+                      retry=Retry(max=len(rest), interval=rest) if rest else None)
 
 
 SWEEP_JOB_PREFIX = "webhook-sweep-"

@@ -1,24 +1,29 @@
 """The webhook inbox: ``webhook_events`` rows, written once at receipt, then only their
 processing fields change.
 
-Statuses: ``received`` (stored, maybe not enqueued) → ``processing`` → ``processed``; on handler
-errors ``retrying`` until the last attempt, then ``failed``; ``skipped`` when the installation is
-no longer active by the time the event is processed.
+Statuses: ``received`` (stored, maybe not enqueued) → ``processed``; on handler errors
+``retrying`` until the last attempt, then ``failed``; ``skipped`` when the installation is no
+longer active by the time the event is processed. ``processing`` is the state of a claimed row
+inside the transaction that runs it; it is committed only by rows written before claims existed.
 """
 
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
+import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Row
 
 from ..extensions import db
 from ..models import WebhookEvent, utcnow
 
 _INSERT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+_events = WebhookEvent.__table__
 LAST_ERROR_MAX_CHARS = 4000
 
 
@@ -55,24 +60,34 @@ def record(workspace_id: str, *, event_type: str, route: str, known_event: bool,
 
     :raise sqlalchemy.exc.OperationalError: database down or locked; nothing was committed.
     """
-    # On the table, not the mapped class: a plain Core insert skips the ORM's bulk-insert
-    # machinery, which this one-row insert does not need (it is the hot path of every delivery).
-    table = WebhookEvent.__table__
-    insert = _INSERT[db.session.get_bind().dialect.name](table)
-    statement = insert.values(
-        workspace_id=workspace_id, event_type=event_type, route=route, known_event=known_event,
-        dedupe_key=dedupe_key, payload=payload, headers=headers, received_at=utcnow(),
-        status=EventStatus.RECEIVED.value, attempts=0,
-    ).on_conflict_do_nothing(index_elements=["workspace_id", "dedupe_key"]).returning(table.c.id)
-    new_id = db.session.execute(statement).scalar_one_or_none()
+    connection = db.session.connection()
+    new_id = connection.execute(_insert_statement(connection.dialect.name), {
+        "workspace_id": workspace_id, "event_type": event_type, "route": route, "known_event": known_event,
+        "dedupe_key": dedupe_key, "payload": payload, "headers": headers, "received_at": utcnow(),
+    }).scalar_one_or_none()
     if new_id is not None:
         db.session.commit()
         return Stored(new_id, True)
-    original = db.session.execute(
-        db.select(WebhookEvent.id).where(WebhookEvent.workspace_id == workspace_id,
-                                         WebhookEvent.dedupe_key == dedupe_key)).scalar_one()
+    original = connection.execute(_FIND_BY_DEDUPE_KEY, {"workspace_id": workspace_id, "dedupe_key": dedupe_key}
+                                  ).scalar_one()
     db.session.rollback()
     return Stored(original, False)
+
+
+_FIND_BY_DEDUPE_KEY = sa.select(_events.c.id).where(
+    _events.c.workspace_id == sa.bindparam("workspace_id"), _events.c.dedupe_key == sa.bindparam("dedupe_key"))
+
+
+@functools.cache
+def _insert_statement(dialect_name: str):
+    # Built once per dialect and run on the session's connection, not through the ORM: this
+    # one-row insert is the hot path of every delivery.
+    values = {name: sa.bindparam(name, type_=_events.c[name].type) for name in (
+        "workspace_id", "event_type", "route", "known_event", "dedupe_key", "payload", "headers", "received_at")}
+    return (_INSERT[dialect_name](_events)
+            .values(**values, status=EventStatus.RECEIVED.value, attempts=0)
+            .on_conflict_do_nothing(index_elements=["workspace_id", "dedupe_key"])
+            .returning(_events.c.id))
 
 
 def get(workspace_id: str, event_id: int) -> WebhookEvent | None:
@@ -82,17 +97,70 @@ def get(workspace_id: str, event_id: int) -> WebhookEvent | None:
     ).scalar_one_or_none()
 
 
-def mark_processing(event: WebhookEvent) -> None:
-    """Count an attempt and flag the row as being processed (caller commits)."""
-    event.status = EventStatus.PROCESSING.value
-    event.attempts = (event.attempts or 0) + 1
+def claim_received(workspace_id: str, limit: int) -> list[Row]:
+    """Claim up to ``limit`` of ``workspace_id``'s ``received`` events, oldest first.
+
+    See ``_claim``; the caller runs them and records their outcomes in the same transaction.
+    """
+    return _claim(_CLAIM_RECEIVED, {"of_workspace": workspace_id, "limit": limit})
 
 
-def mark_processed(event: WebhookEvent, note: str | None = None) -> None:
-    """Handlers succeeded; ``note`` records what they skipped, if anything (caller commits)."""
-    event.status = EventStatus.PROCESSED.value
-    event.processed_at = utcnow()
-    event.last_error = _clip(note)
+def claim(workspace_id: str, event_id: int) -> Row | None:
+    """Claim event ``event_id`` of ``workspace_id`` if it is unfinished; None otherwise (missing,
+    another workspace's, finished, or finished meanwhile by whoever held it)."""
+    claimed = _claim(_CLAIM_ONE, {"of_workspace": workspace_id, "of_event": event_id})
+    return claimed[0] if claimed else None
+
+
+def _claim_statement(*criteria):
+    # One UPDATE ... RETURNING: the rows become ``processing`` with one more attempt, and stay
+    # locked (PostgreSQL row locks; SQLite's single writer) until the caller's commit records
+    # their outcome. Concurrent claimers skip or wait for them, then see them finished; a worker
+    # that dies mid-way rolls the claim back, so the rows are ``received`` again, never stuck.
+    # Plain rows, not mapped objects: nothing for the session to track or flush per event.
+    return (sa.update(_events)
+            .where(*criteria, _events.c.status.in_([s.value for s in UNFINISHED_STATUSES]))
+            .values(status=EventStatus.PROCESSING.value, attempts=_events.c.attempts + 1)
+            .returning(*_events.c))
+
+
+_CLAIM_RECEIVED = _claim_statement(_events.c.id.in_(
+    sa.select(_events.c.id)
+    .where(_events.c.workspace_id == sa.bindparam("of_workspace"), _events.c.status == EventStatus.RECEIVED.value)
+    .order_by(_events.c.id).limit(sa.bindparam("limit")).with_for_update(skip_locked=True)
+    .scalar_subquery()))
+_CLAIM_ONE = _claim_statement(_events.c.id == sa.bindparam("of_event"),
+                              _events.c.workspace_id == sa.bindparam("of_workspace"))
+
+
+def _claim(statement, parameters: dict) -> list[Row]:
+    return sorted(db.session.connection().execute(statement, parameters), key=lambda row: row.id)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How running a claimed event ended: its new status and what to record in ``last_error``
+    (handler errors, or notes of what handlers skipped)."""
+
+    event_id: int
+    status: EventStatus
+    note: str | None = None
+
+
+_RECORD_OUTCOME = (sa.update(_events).where(_events.c.id == sa.bindparam("event_id"))
+                   .values(status=sa.bindparam("new_status"), last_error=sa.bindparam("note"),
+                           processed_at=sa.bindparam("finished_at")))
+
+
+def record_outcomes(outcomes: list[Outcome]) -> None:
+    """Write the outcomes of claimed events, in one statement with a parameter set each (caller
+    commits). ``processed_at`` is set for final statuses and cleared for ``retrying``."""
+    if not outcomes:
+        return
+    now = utcnow()
+    db.session.connection().execute(_RECORD_OUTCOME, [
+        {"event_id": o.event_id, "new_status": o.status.value, "note": _clip(o.note),
+         "finished_at": now if o.status in FINAL_STATUSES else None} for o in outcomes])
 
 
 def mark_failed(event: WebhookEvent, error: str, final: bool) -> None:
@@ -101,13 +169,6 @@ def mark_failed(event: WebhookEvent, error: str, final: bool) -> None:
     event.last_error = _clip(error)
     if final:
         event.processed_at = utcnow()
-
-
-def mark_skipped(event: WebhookEvent, reason: str) -> None:
-    """Nothing will run for this event (caller commits)."""
-    event.status = EventStatus.SKIPPED.value
-    event.processed_at = utcnow()
-    event.last_error = _clip(reason)
 
 
 def mark_enqueued(events: list[WebhookEvent], reset: bool = False) -> None:

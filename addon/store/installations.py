@@ -22,6 +22,14 @@ def get(workspace_id: str) -> Installation | None:
     ).scalar_one_or_none()
 
 
+def is_active(workspace_id: str) -> bool:
+    """Whether ``workspace_id`` has an active installation (reads the status alone: no token is
+    decrypted)."""
+    status = db.session.execute(
+        db.select(Installation.status).where(Installation.workspace_id == workspace_id)).scalar_one_or_none()
+    return status == InstallationStatus.ACTIVE.value
+
+
 def require(workspace_id: str) -> Installation:
     """The installation of ``workspace_id`` (any status).
 

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Iterable
+from dataclasses import dataclass
+
+import sqlalchemy as sa
 
 from ..crypto import token_digest
 from ..extensions import db
-from ..models import Installation, InstallationWebhook
+from ..models import Installation, InstallationStatus, InstallationWebhook
 
 MANIFEST, API = "manifest", "api"
 ACTIVE = "active"
@@ -59,27 +62,49 @@ def find_by_token(workspace_id: str, token: str, path: str | None = None) -> Ins
     return row if _holds(row, token, path) else None
 
 
-def find_delivery_target(workspace_id: str, path: str, token: str
-                         ) -> tuple[InstallationWebhook, Installation] | None:
-    """The live webhook row that authenticates a delivery of ``token`` on route ``path``, and
+@dataclass(frozen=True, slots=True)
+class DeliveryTarget:
+    """What a delivery's checks need of the webhook row that holds its token and of the
+    workspace's installation (of any status)."""
+
+    event: str
+    addon_id: str
+    installation_status: str
+
+    @property
+    def installation_active(self) -> bool:
+        return self.installation_status == InstallationStatus.ACTIVE.value
+
+
+_hooks, _installations = InstallationWebhook.__table__, Installation.__table__
+# Built once, run on every delivery: the columns the checks need and nothing else (the
+# installation's own token would be decrypted for nothing).
+_DELIVERY_TARGET = (
+    sa.select(_hooks.c.token, _hooks.c.path, _hooks.c.event, _hooks.c.status,
+              _installations.c.addon_id, _installations.c.status.label("installation_status"))
+    .join(_installations, _installations.c.workspace_id == _hooks.c.workspace_id)
+    .where(_hooks.c.workspace_id == sa.bindparam("workspace_id"), _hooks.c.token_digest == sa.bindparam("digest"))
+)
+
+
+def find_delivery_target(workspace_id: str, path: str, token: str) -> DeliveryTarget | None:
+    """The live webhook row that authenticates a delivery of ``token`` on route ``path``, with
     the workspace's installation (any status), or None.
 
-    One query for both: this runs on every delivery.
+    One Core query on the session's connection: this runs on every delivery.
     """
     if not token:
         return None
-    found = db.session.execute(
-        db.select(InstallationWebhook, Installation)
-        .join(Installation, Installation.workspace_id == InstallationWebhook.workspace_id)
-        .where(InstallationWebhook.workspace_id == workspace_id,
-               InstallationWebhook.token_digest == token_digest(token))).one_or_none()
-    if found is None or not _holds(found[0], token, path) or found[0].status != ACTIVE:
+    found = db.session.connection().execute(
+        _DELIVERY_TARGET, {"workspace_id": workspace_id, "digest": token_digest(token)}).one_or_none()
+    if found is None or not _holds(found, token, path) or found.status != ACTIVE:
         return None
-    return found[0], found[1]
+    return DeliveryTarget(found.event or "", found.addon_id, found.installation_status)
 
 
-def _holds(row: InstallationWebhook | None, token: str, path: str | None) -> bool:
-    """The row's stored token is ``token`` (constant-time) and, when given, its route is ``path``."""
+def _holds(row, token: str, path: str | None) -> bool:
+    """``row`` (mapped, or a Core row with ``token`` and ``path``) stores ``token`` (compared in
+    constant time) and, when ``path`` is given, is on that route."""
     if row is None or row.token is None or not hmac.compare_digest(row.token.encode(), token.encode()):
         return False
     return path is None or row.path == path

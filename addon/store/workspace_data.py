@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -24,18 +25,26 @@ def upsert(workspace_id: str, source: str, entities: Iterable[tuple[str, dict]],
     Concurrent upserts of one entity converge on the last writer instead of failing. The rows go
     as parameter sets of one cached statement (executemany): rendering a multi-row VALUES clause
     anew for every page cost the bootstrap several times more CPU than the database work.
+    Does not commit.
     """
     rows = [{"workspace_id": workspace_id, "source": source, "entity_id": str(entity_id), "data": data,
              "bootstrap_job_id": bootstrap_job_id, "fetched_at": utcnow()} for entity_id, data in entities]
     if not rows:
         return 0
-    insert = _INSERT[db.session.get_bind().dialect.name](WorkspaceData)
-    statement = insert.on_conflict_do_update(
+    connection = db.session.connection()
+    connection.execute(_upsert_statement(connection.dialect.name), rows)
+    return len(rows)
+
+
+@functools.cache
+def _upsert_statement(dialect_name: str):
+    # Built once per dialect (``excluded`` rebuilds its column collection on every access) and
+    # run on the session's connection, past the ORM's bulk-insert machinery.
+    insert = _INSERT[dialect_name](WorkspaceData.__table__)
+    return insert.on_conflict_do_update(
         index_elements=["workspace_id", "source", "entity_id"],
         set_={"data": insert.excluded.data, "bootstrap_job_id": insert.excluded.bootstrap_job_id,
               "fetched_at": insert.excluded.fetched_at})
-    db.session.execute(statement, rows)
-    return len(rows)
 
 
 def delete(workspace_id: str, source: str, entity_id: str) -> int:

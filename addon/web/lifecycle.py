@@ -158,12 +158,15 @@ def _installation_token_claims(payload: payloads.Installed) -> AddonClaims:
 
 
 def _webhook_tokens(entries, base_url: str) -> tuple[tuple[str, str], ...]:
-    pairs, errors = [], []
+    # A token listed twice is one webhook (stored once, answered as one).
+    pairs, errors, seen = [], [], set()
     for index, entry in enumerate(entries):
         path = lifecycle.webhook_route_path(entry.path, base_url)
         if len(path) > _PATH_LIMIT:
             errors.append({"field": f"webhooks[{index}].path", "message": f"Longer than {_PATH_LIMIT} characters."})
-        pairs.append((path, entry.auth_token))
+        if entry.auth_token not in seen:
+            seen.add(entry.auth_token)
+            pairs.append((path, entry.auth_token))
     if errors:
         raise ValidationFailed("The body is not a valid INSTALLED payload.", errors=_located(errors))
     return tuple(pairs)

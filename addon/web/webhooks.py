@@ -4,7 +4,8 @@ Checks, in this order, failing closed: size (413) → token present and valid (4
 a stored webhook token of this installation and path (401, ``check: webhook_token``) → workspace
 and add-on match the installation and the payload (403) → installation active (410) → event type
 known for this route (400 ``wrong_category``; ``invalid_event_type`` when there is none) → body
-is JSON (400 ``malformed_json``). Then one insert (committed before answering) and one enqueue.
+is JSON (400 ``malformed_json``). Then one insert (committed before answering) and one enqueue:
+a ``SET NX`` in Redis, plus an RQ job when none is queued for the workspace yet.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import logging
 
 from flask import Blueprint, current_app, g, jsonify, request
 from redis.exceptions import RedisError
-from rq.exceptions import DuplicateJobError
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -64,24 +64,22 @@ def _ingest(category: str):
         log.warning("webhook token not stored for this path", extra={"path": request.path})
         raise InvalidToken("The token is not a webhook token of this installation for this path.",
                            check="webhook_token")
-    hook, installation = target
-
-    if claims.addon_id is not None and claims.addon_id != installation.addon_id:
+    if claims.addon_id is not None and claims.addon_id != target.addon_id:
         raise Forbidden("The token belongs to another installation of the add-on.", code="addon_mismatch")
     body = deliveries.parse_body(raw)
     if body.ok and deliveries.payload_workspace_ids(body.value) - {workspace_id}:
         raise Forbidden("The payload is about another workspace than the token.", code="workspace_mismatch")
 
-    if not installation.is_active:
-        raise Gone(f"The add-on is {installation.status.lower()} on this workspace.",
-                   status_value=installation.status)
+    if not target.installation_active:
+        raise Gone(f"The add-on is {target.installation_status.lower()} on this workspace.",
+                   status_value=target.installation_status)
 
     event_type = deliveries.event_type_of(request.headers.get(deliveries.EVENT_TYPE_HEADER), body)
     if event_type is None:
         raise BadRequest(f"No valid event type: send it in the {deliveries.EVENT_TYPE_HEADER} header.",
                          code="invalid_event_type")
     g.webhook_event_label = deliveries.event_label(event_type)
-    verdict = deliveries.check_route(category, event_type, hook.event or "")
+    verdict = deliveries.check_route(category, event_type, target.event)
     if not verdict.allowed:
         raise BadRequest(verdict.message, code="wrong_category")
 
@@ -106,9 +104,7 @@ def _ingest(category: str):
 def _enqueue(event_id: int, workspace_id: str) -> None:
     # The row is committed: a queue outage must not fail the delivery; the sweep enqueues it later.
     try:
-        schedule.process_webhook_event(event_id, workspace_id)
-    except DuplicateJobError:
-        log.info("webhook event %s already has a job", event_id)
+        schedule.process_received_events(workspace_id)
     except RedisError as error:
         log.warning("webhook event %s stored but not enqueued (%s); the sweep will enqueue it",
                     event_id, type(error).__name__)

@@ -110,6 +110,25 @@ def test_expiry_has_a_small_leeway(signer, verifier):
     assert rejected(verifier, signer.make_token(**claims(exp=NOW - 31))) == "expired"
 
 
+def test_a_remembered_signature_still_has_its_time_claims_checked(signer):
+    now = [NOW]
+    verifier = TokenVerifier([signer.private_key.public_key()], KEY, clock=lambda: now[0])
+    token = signer.make_token(**claims(exp=NOW + 60))
+    assert verifier.verify(token).workspace_id == "ws-a"
+    assert verifier.verify(token).workspace_id == "ws-a"
+    now[0] = NOW + 120
+    assert rejected(verifier, token) == "expired"
+
+
+def test_a_forged_signature_is_refused_after_the_genuine_token_was_seen(signer, verifier):
+    token = signer.make_token(**claims())
+    verifier.verify(token)
+    header, payload, signature = token.split(".")
+    forged = ".".join((header, payload, signature[:-4] + ("AAAA" if signature[-4:] != "AAAA" else "BBBB")))
+    assert rejected(verifier, forged) == "signature"
+    assert verifier.verify(token).workspace_id == "ws-a"
+
+
 def test_not_yet_valid(signer, verifier):
     assert rejected(verifier, signer.make_token(**claims(nbf=NOW + 3600))) == "expired"
 

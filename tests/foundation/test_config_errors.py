@@ -67,6 +67,7 @@ BAD_VALUES = [
     ("BOOTSTRAP_PAGE_SIZE", "0"),
     ("BOOTSTRAP_TIME_ENTRIES_DAYS", "-1"),
     ("WEBHOOK_SWEEP_SECONDS", "0"),
+    ("WEBHOOK_BATCH_LINGER_MS", "-1"),
 ]
 
 # Production refusals: exactly the required variables, with one of them missing or wrong.

@@ -142,11 +142,12 @@ def test_api_url_falls_back_to_the_token_backend_url(app, kit, signer):
     assert rows(app, Installation)[0].api_url == signer.backend_url
 
 
-def test_webhook_token_listed_twice_is_stored_once(app, kit, signer):
+def test_webhook_token_listed_twice_is_stored_and_counted_once(app, kit, signer):
     token = signer.webhook_token(WS, "addon-1")
-    hooks = [{"path": "/webhooks/time", "authToken": token}, {"path": "/webhooks/time", "authToken": token}]
+    hooks = [{"path": "/webhooks/time", "authToken": token}, {"path": "/webhooks/project", "authToken": token}]
     reply = kit.send_lifecycle("INSTALLED", installed_payload(signer, WS, "addon-1", webhooks=hooks))
-    assert reply.status_code == 200 and len(rows(app, InstallationWebhook)) == 1
+    assert reply.status_code == 200 and reply.json()["webhooks"] == 1
+    assert [(r.path, r.token) for r in rows(app, InstallationWebhook)] == [("/webhooks/time", token)]
 
 
 def test_concurrent_installs_of_one_workspace_leave_one_installation(app, signer):
@@ -179,3 +180,4 @@ def test_with_redis_down_the_install_is_kept_and_the_answer_is_503(app, app_with
     retry = kit.install(WS, addon_id="addon-1").reply
     assert retry.status_code == 200 and retry.json()["jobs"]["bootstrap"] == "queued"
     assert len(queued("bootstrap")) == 1
+

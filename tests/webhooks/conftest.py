@@ -148,6 +148,16 @@ def stored_events(app):
 
 
 @pytest.fixture
+def queued_jobs(app, rq_connection):
+    """``queued_jobs(queue="high")``: ``(function name, args)`` of the jobs waiting on a queue."""
+
+    def _jobs(name: str = "high") -> list[tuple[str, tuple]]:
+        return [(job.func_name.rsplit(".", 1)[-1], job.args) for job in get_queue(name, rq_connection).get_jobs()]
+
+    return _jobs
+
+
+@pytest.fixture
 def queued_job_ids(app, rq_connection):
     """``queued_job_ids(queue="high")``: job ids waiting on a queue."""
 

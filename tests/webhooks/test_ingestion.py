@@ -8,6 +8,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from addon.clockify.events import ALL_EVENTS, CATEGORIES, category_of
+from addon.jobs import schedule
 from addon.testkit.webhooks import entity_payload
 
 
@@ -26,7 +27,7 @@ def test_contract_has_51_events():
 
 @pytest.mark.parametrize("event", ALL_EVENTS)
 def test_every_event_is_accepted_on_its_route_and_refused_on_another(event, workspace, deliver, stored_events,
-                                                                   queued_job_ids):
+                                                                   queued_jobs):
     payload = entity_payload(workspace.workspace_id, name=event)
     wrong = deliver(workspace, event, payload, category=_other_category(event),
                     token=workspace.tokens[_other_category(event)])
@@ -41,7 +42,7 @@ def test_every_event_is_accepted_on_its_route_and_refused_on_another(event, work
     assert str(row.id) == body["id"]
     assert (row.workspace_id, row.event_type, row.route, row.known_event, row.status) == (
         workspace.workspace_id, event, category_of(event), True, "received")
-    assert queued_job_ids("high") == [f"webhook-event-{row.id}"]
+    assert queued_jobs("high") == [("process_received_events", (workspace.workspace_id,))]
 
 
 def test_inbox_row_keeps_raw_body_and_headers_without_the_token(workspace, deliver, stored_events):
@@ -58,15 +59,18 @@ def test_inbox_row_keeps_raw_body_and_headers_without_the_token(workspace, deliv
     assert row.received_at is not None and row.attempts == 0
 
 
-def test_identical_redelivery_is_a_duplicate_and_enqueues_nothing(workspace, deliver, stored_events, queued_job_ids):
+def test_identical_redelivery_is_a_duplicate_and_enqueues_nothing(workspace, deliver, stored_events, queued_jobs,
+                                                                 rq_connection):
     payload = entity_payload(workspace.workspace_id, name="Once")
     first = deliver(workspace, "NEW_PROJECT", payload)
+    # As if that job had started: a new event would enqueue another one now.
+    rq_connection.delete(schedule.received_job_flag(workspace.workspace_id))
     before = _deliveries("NEW_PROJECT", "duplicate")
     second = deliver(workspace, "NEW_PROJECT", payload)
     assert first.status_code == second.status_code == 200
     assert second.get_json() == {"status": "duplicate", "duplicate": True, "id": first.get_json()["id"]}
     assert len(stored_events()) == 1
-    assert queued_job_ids("high") == [f"webhook-event-{first.get_json()['id']}"]
+    assert queued_jobs("high") == [("process_received_events", (workspace.workspace_id,))]
     assert _deliveries("NEW_PROJECT", "duplicate") == before + 1
 
 

@@ -36,7 +36,7 @@ def make_app(base_overrides):
 
 
 def test_redis_down_stores_and_answers_200_then_the_sweep_processes(
-        app, make_app, workspace, deliver, stored_events, queued_job_ids, run_jobs):
+        app, make_app, workspace, deliver, stored_events, queued_job_ids, queued_jobs, run_jobs):
     no_redis = make_app(REDIS_URL=UNREACHABLE_REDIS)
     payload = entity_payload(workspace.workspace_id, "p-redis-down", name="kept")
     response = deliver(workspace, "NEW_PROJECT", payload, app_client=no_redis.test_client())
@@ -48,7 +48,7 @@ def test_redis_down_stores_and_answers_200_then_the_sweep_processes(
         assert sweep().enqueued == 0  # too fresh: its own request may still be enqueueing it
         assert sweep(now=utcnow() + timedelta(minutes=5)).enqueued == 1
         assert sweep(now=utcnow() + timedelta(minutes=5)).enqueued == 0  # already pending: not twice
-    assert queued_job_ids("high") == [f"webhook-event-{row.id}"]
+    assert queued_jobs("high") == [("process_received_events", (workspace.workspace_id,))]
     run_jobs()
     [row] = stored_events()
     assert row.status == "processed"
@@ -87,7 +87,7 @@ def test_database_down_is_503_and_the_redelivery_is_stored_once(make_app, worksp
 
 
 def test_locked_database_is_503_and_the_redelivery_is_stored_once(app, make_app, base_overrides, workspace, deliver,
-                                                                stored_events, queued_job_ids):
+                                                                stored_events, queued_job_ids, queued_jobs):
     """The lookups succeed but the insert cannot take its lock: nothing may be committed."""
     url = base_overrides["DATABASE_URL"]
     payload = entity_payload(workspace.workspace_id, "p-locked")
@@ -115,5 +115,5 @@ def test_locked_database_is_503_and_the_redelivery_is_stored_once(app, make_app,
 
     redelivered = deliver(workspace, "NEW_PROJECT", payload, app_client=locked.test_client())
     assert redelivered.status_code == 200 and redelivered.get_json()["status"] == "accepted"
-    [row] = stored_events()
-    assert queued_job_ids("high") == [f"webhook-event-{row.id}"]
+    assert len(stored_events()) == 1
+    assert queued_jobs("high") == [("process_received_events", (workspace.workspace_id,))]

@@ -56,7 +56,7 @@ def server(base_overrides, tmp_path_factory):
 
 
 def test_twenty_concurrent_identical_deliveries_leave_one_row_and_one_job(server, workspace, stored_events,
-                                                                         queued_job_ids):
+                                                                         queued_jobs):
     body = json.dumps(entity_payload(workspace.workspace_id, "te-race", description="same")).encode()
     headers = delivery_headers("NEW_TIME_ENTRY", workspace.tokens["time"])
     barrier, answers, lock = threading.Barrier(20), [], threading.Lock()
@@ -78,7 +78,7 @@ def test_twenty_concurrent_identical_deliveries_leave_one_row_and_one_job(server
     [row] = stored_events()
     assert sorted(a["status"] for _, a in answers) == ["accepted"] + ["duplicate"] * 19
     assert {a["id"] for _, a in answers} == {str(row.id)}
-    assert queued_job_ids("high") == [f"webhook-event-{row.id}"]
+    assert queued_jobs("high") == [("process_received_events", (workspace.workspace_id,))]
 
 
 def test_chunked_bodies_are_capped_while_streaming(server, workspace, stored_events):

@@ -30,6 +30,12 @@ def counted(request):
     return calls
 
 
+def _lose_queued_jobs(rq_connection, workspace_id):
+    """As if Redis had lost the queued jobs, and with them the workspace's "job queued" flag."""
+    get_queue("high", rq_connection).empty()
+    rq_connection.delete(schedule.received_job_flag(workspace_id))
+
+
 def _update(app, **values):
     with app.app_context():
         db.session.execute(db.update(WebhookEvent).values(**values))
@@ -62,7 +68,7 @@ def test_sweep_requeues_an_event_whose_job_ended_without_finishing_it(app, works
 
 def test_sweep_gives_up_after_max_attempts(app, workspace, deliver, stored_events, rq_connection):
     deliver(workspace, "NEW_PROJECT")
-    get_queue("high", rq_connection).empty()
+    _lose_queued_jobs(rq_connection, workspace.workspace_id)
     _update(app, attempts=SWEEP_MAX_ATTEMPTS)
     with app.app_context():
         assert sweep(now=utcnow() + LATER).gave_up == 1
@@ -105,7 +111,7 @@ def test_sweep_scheduling_is_idempotent_across_workers(app, rq_connection):
 def test_sweep_job_runs_the_sweep_and_schedules_the_next_one(app, rq_connection, workspace, deliver, run_jobs,
                                                             stored_events):
     deliver(workspace, "NEW_PROJECT")
-    get_queue("high", rq_connection).empty()  # as if Redis had lost the job
+    _lose_queued_jobs(rq_connection, workspace.workspace_id)
     _update(app, received_at=utcnow() - LATER)
     slot = int(time.time() // 60)
     get_queue("default", rq_connection).enqueue(schedule.SWEEP_EVENTS_JOB, job_id=f"webhook-sweep-{slot}")
