@@ -25,8 +25,19 @@ def seconds(pid: int, with_reaped_children: bool = False) -> float:
     return ticks / TICKS
 
 
-def total(pids: Iterable[int], with_reaped_children: bool = False) -> float:
-    return sum(seconds(pid, with_reaped_children) for pid in pids)
+def total(pids: Iterable[int], with_children: bool = False) -> float:
+    """CPU seconds of ``pids``; with ``with_children``, plus their children, live (an RQ worker's
+    lingering horse) or exited."""
+    if not with_children:
+        return sum(seconds(pid) for pid in pids)
+    return sum(seconds(pid, True) + sum(seconds(child, True) for child in _children(pid)) for pid in pids)
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in open(f"/proc/{pid}/task/{pid}/children").read().split()]
+    except OSError:
+        return []
 
 
 def database_backends(engine: sa.Engine) -> list[int]:
@@ -41,13 +52,13 @@ class Meter:
     """CPU seconds of named groups of processes between ``start()`` and ``stop()``."""
 
     def __init__(self, groups: dict[str, tuple[list[int], bool]]):
-        """:param groups: name -> (pids, whether to count their exited children too)."""
+        """:param groups: name -> (pids, whether to count their children too)."""
         self.groups = groups
         self.before: dict[str, float] = {}
 
     def start(self) -> None:
-        self.before = {name: total(pids, reaped) for name, (pids, reaped) in self.groups.items()}
+        self.before = {name: total(pids, children) for name, (pids, children) in self.groups.items()}
 
     def stop(self) -> dict[str, float]:
-        return {name: round(total(pids, reaped) - self.before[name], 3)
-                for name, (pids, reaped) in self.groups.items()}
+        return {name: round(total(pids, children) - self.before[name], 3)
+                for name, (pids, children) in self.groups.items()}

@@ -2,8 +2,11 @@
 ``POST /webhooks/time``, beside the ceiling app, at each concurrency.
 
 The two are measured alternately, level by level, so a change in the machine's load affects both.
-The RQ worker runs while the add-on is measured (it processes the deliveries as they arrive, as
-in production) and is paused (SIGSTOP) while the ceiling is measured, which has no jobs.
+The add-on is measured twice per level: with its RQ worker processing on the same two cores
+(having first finished every event stored before, so it works on that run's deliveries only),
+then with the worker paused (SIGSTOP: the web tier alone, as when workers run on their own
+dynos; deliveries wait meanwhile). The worker is also paused while the ceiling, which has no
+jobs, is measured.
 After each add-on run every accepted delivery must be a stored row.
 """
 
@@ -89,20 +92,21 @@ def measure(stack: Stack, bench: BenchEnvironment, engine: sa.Engine, *, ceiling
     run_addon(8, "warmaddon", WARM_UP_SECONDS)
 
     levels = []
-    processed_before = _statuses(engine).get("processed", 0)
-    worker_meter = cpu.Meter({"rq_worker": ([worker.pid], True)})
-    worker_meter.start()
-    unpaused = 0.0
+    processed, worker_seconds, running_seconds = 0, 0.0, 0.0
     for concurrency in CONCURRENCIES:
         run = f"c{concurrency}x{os.getpid()}"
         load_before = os.getloadavg()[0]
         reference, reference_cpu = run_ceiling(concurrency, f"ceiling{run}", seconds)
-        alone, alone_cpu = run_addon(concurrency, f"alone{run}", seconds, worker_paused=True)
-        started = time.monotonic()
+        # The worker starts each run with nothing left over, so it processes that run's deliveries only.
+        _wait_until_processed(engine)
+        processed_before = _statuses(engine).get("processed", 0)
         measured, measured_cpu = run_addon(concurrency, run, seconds)
+        processed += _statuses(engine).get("processed", 0) - processed_before
+        worker_seconds += measured_cpu["rq_worker"]
+        running_seconds += measured.seconds
+        alone, alone_cpu = run_addon(concurrency, f"alone{run}", seconds, worker_paused=True)
         time.sleep(1.0)  # let requests wrk abandoned at its deadline finish committing
         stored = _stored(engine, run) + _stored(engine, f"alone{run}")
-        unpaused += time.monotonic() - started
         levels.append({
             "concurrency": concurrency,
             "ceiling": reference.as_dict(),
@@ -119,22 +123,29 @@ def measure(stack: Stack, bench: BenchEnvironment, engine: sa.Engine, *, ceiling
             "accepted_not_stored": max(0, measured.accepted + alone.accepted - stored),
             "load_average_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         })
-    worker_cpu = worker_meter.stop()["rq_worker"]
-    statuses = _statuses(engine)
-    processed = statuses.get("processed", 0) - processed_before
+    _wait_until_processed(engine)
     return {
         "event": EVENT,
         "seconds_per_run": seconds,
         "levels": levels,
         "processing": {
-            "by_status": statuses,
-            "processed_per_second": round(processed / unpaused, 1),
-            "worker_cpu_ms_per_processed_event": round(worker_cpu / max(processed, 1) * 1000, 1),
-            "note": "events the single RQ worker finished while the add-on was under load (it was paused while "
-                    "the ceiling was measured); its CPU includes the horse it forks per job",
+            "by_status": _statuses(engine),
+            "processed_per_second": round(processed / running_seconds, 1),
+            "worker_cpu_ms_per_processed_event": round(worker_seconds / max(processed, 1) * 1000, 2),
+            "note": "events the single RQ worker finished during the load runs it was not paused in; its CPU "
+                    "includes the horses it forks",
         },
         "targets": _targets(levels),
     }
+
+
+def _wait_until_processed(engine: sa.Engine, timeout: float = 180) -> None:
+    """Wait for the (running) worker to finish every stored event; fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while _statuses(engine).get("received", 0):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the RQ worker left events unprocessed for {timeout:g} s: {_statuses(engine)}")
+        time.sleep(0.5)
 
 
 def _per_request(cpu_seconds: dict[str, float], result: LoadResult) -> dict[str, float]:
@@ -155,9 +166,11 @@ def _targets(levels: list[dict]) -> list[dict]:
             "met": level["throughput_ratio"] >= THROUGHPUT_TARGET,
         })
     at_eight = next(level for level in levels if level["concurrency"] == P99_TARGET_CONCURRENCY)
-    p99 = at_eight["addon"]["p99_ms"]
-    targets.append({"name": f"webhook p99 at concurrency {P99_TARGET_CONCURRENCY}",
-                    "target": f"< {P99_TARGET_MS:g} ms", "measured": f"{p99:.1f} ms", "met": p99 < P99_TARGET_MS})
+    for run, where in (("addon_worker_paused", "web tier alone (RQ worker paused, as on its own dyno)"),
+                       ("addon", "RQ worker processing on the same 2 cores")):
+        p99 = at_eight[run]["p99_ms"]
+        targets.append({"name": f"webhook p99 at concurrency {P99_TARGET_CONCURRENCY}, {where}",
+                        "target": f"< {P99_TARGET_MS:g} ms", "measured": f"{p99:.1f} ms", "met": p99 < P99_TARGET_MS})
     errors = sum(level["addon"]["errors"] + level["addon_worker_paused"]["errors"] for level in levels)
     lost = sum(level["accepted_not_stored"] for level in levels)
     targets.append({"name": "webhook errors / accepted deliveries not stored", "target": "0 / 0",

@@ -42,8 +42,9 @@ def _ms(run: dict) -> str:
 def _ingestion(section: dict) -> list[str]:
     lines = [f"Signed `{section['event']}` deliveries, every body distinct, to `POST /webhooks/time`, "
              f"{section['seconds_per_run']} s per run; the ceiling is a bare Flask endpoint answering 204 under "
-             "the same gunicorn settings. The add-on is measured as it runs in production (one RQ worker "
-             "processing the deliveries on the same cores) and again with that worker paused.", "",
+             "the same gunicorn settings. The add-on is measured with its one RQ worker (`python worker.py`, as in "
+             "the Procfile) processing the deliveries on the same cores, and with that worker paused: the web tier "
+             "alone, as when workers run on their own dynos.", "",
              "| Concurrency | Ceiling req/s | Add-on req/s | Share | Add-on, worker paused req/s | Share "
              "| Errors | Accepted | Stored |",
              "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
@@ -69,7 +70,8 @@ def _ingestion(section: dict) -> list[str]:
                      f"{addon['postgresql']:.2f} | {addon['rq_worker']:.2f} | {addon['load_generator']:.2f} | "
                      f"{figures['addon_worker_paused']['web']:.2f} |")
     processing = section["processing"]
-    lines += ["", f"Processed by the one RQ worker meanwhile: {processing['processed_per_second']:g} events/s, "
+    lines += ["", f"Processed by the one RQ worker in the runs it was not paused in: "
+              f"{processing['processed_per_second']:g} events/s, "
               f"{processing['worker_cpu_ms_per_processed_event']:g} ms of worker CPU per event "
               f"(events by status at the end: {', '.join(f'{k} {v:,}' for k, v in processing['by_status'].items())})."]
     return lines

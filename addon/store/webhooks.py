@@ -3,7 +3,8 @@
 Manifest rows come from INSTALLED's ``webhooks[]`` (``source="manifest"``, ``event=""``: the
 payload names no event, and several rows may share a path); API rows are written by the
 registration job (``source="api"``). Tokens are encrypted by the column type; ``token_digest``
-finds one in a single indexed lookup, then the stored token is compared in constant time.
+(SHA-256) finds one in a single indexed lookup and is then compared in constant time: a delivery
+never decrypts a token.
 """
 
 from __future__ import annotations
@@ -77,10 +78,10 @@ class DeliveryTarget:
 
 
 _hooks, _installations = InstallationWebhook.__table__, Installation.__table__
-# Built once, run on every delivery: the columns the checks need and nothing else (the
-# installation's own token would be decrypted for nothing).
+# Built once, run on every delivery: the columns the checks need and nothing else (no token is
+# decrypted: the stored digest of the token is compared instead).
 _DELIVERY_TARGET = (
-    sa.select(_hooks.c.token, _hooks.c.path, _hooks.c.event, _hooks.c.status,
+    sa.select(_hooks.c.token_digest, _hooks.c.path, _hooks.c.event, _hooks.c.status,
               _installations.c.addon_id, _installations.c.status.label("installation_status"))
     .join(_installations, _installations.c.workspace_id == _hooks.c.workspace_id)
     .where(_hooks.c.workspace_id == sa.bindparam("workspace_id"), _hooks.c.token_digest == sa.bindparam("digest"))
@@ -95,16 +96,18 @@ def find_delivery_target(workspace_id: str, path: str, token: str) -> DeliveryTa
     """
     if not token:
         return None
+    digest = token_digest(token)
     found = db.session.connection().execute(
-        _DELIVERY_TARGET, {"workspace_id": workspace_id, "digest": token_digest(token)}).one_or_none()
-    if found is None or not _holds(found, token, path) or found.status != ACTIVE:
+        _DELIVERY_TARGET, {"workspace_id": workspace_id, "digest": digest}).one_or_none()
+    # SHA-256 digests are equal exactly when the tokens are: compared in constant time.
+    if (found is None or not hmac.compare_digest(found.token_digest, digest) or found.path != path
+            or found.status != ACTIVE):
         return None
     return DeliveryTarget(found.event or "", found.addon_id, found.installation_status)
 
 
-def _holds(row, token: str, path: str | None) -> bool:
-    """``row`` (mapped, or a Core row with ``token`` and ``path``) stores ``token`` (compared in
-    constant time) and, when ``path`` is given, is on that route."""
+def _holds(row: InstallationWebhook | None, token: str, path: str | None) -> bool:
+    """The row's stored token is ``token`` (constant-time) and, when given, its route is ``path``."""
     if row is None or row.token is None or not hmac.compare_digest(row.token.encode(), token.encode()):
         return False
     return path is None or row.path == path
