@@ -3,6 +3,7 @@ ceiling app) and ``python worker.py`` RQ workers, all on 127.0.0.1, all stopped 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -51,6 +52,12 @@ def children(pid: int) -> list[int]:
     return [int(p) for p in path.read_text().split()] if path.exists() else []
 
 
+def _signal_children(pid: int, signum: int) -> None:
+    for child in children(pid):
+        with contextlib.suppress(ProcessLookupError):  # a horse that just ended
+            os.kill(child, signum)
+
+
 class Stack:
     """Processes of one benchmark run; ``stop()`` (or the context manager) ends them all."""
 
@@ -95,16 +102,19 @@ class Stack:
             subprocess.run(args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, check=True)
 
     def pause(self, process: subprocess.Popen) -> None:
-        """SIGSTOP a process group (an RQ worker and its horse), so it takes no CPU while a
-        reference is measured."""
+        """SIGSTOP an RQ worker's process group, then its children: the horse (RQ gives it a
+        session of its own, so the group's signal misses it) and the scheduler. None of them
+        takes CPU while a reference is measured."""
         os.killpg(process.pid, signal.SIGSTOP)
+        _signal_children(process.pid, signal.SIGSTOP)
 
     def resume(self, process: subprocess.Popen) -> None:
+        _signal_children(process.pid, signal.SIGCONT)
         os.killpg(process.pid, signal.SIGCONT)
 
     def stop_process(self, process: subprocess.Popen, timeout: float = 20) -> None:
         if process.poll() is None:
-            os.killpg(process.pid, signal.SIGCONT)
+            self.resume(process)
             os.killpg(process.pid, signal.SIGTERM)
             try:
                 process.wait(timeout)
