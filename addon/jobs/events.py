@@ -102,7 +102,7 @@ def _run_batch(workspace_id: str, claimed: list[Row], totals: dict[str, int]) ->
     db.session.commit()
     attempts = {event.id: event.attempts for event in claimed}
     for outcome in outcomes:
-        totals[outcome.status] = totals.get(outcome.status, 0) + 1
+        totals[outcome.status.value] = totals.get(outcome.status.value, 0) + 1
         if outcome.status == events.EventStatus.RETRYING:
             _schedule_retry(outcome.event_id, workspace_id, attempts[outcome.event_id])
 

@@ -147,9 +147,10 @@ def received_job_flag(workspace_id: str) -> str:
 def process_received_events(workspace_id: str) -> Job | None:
     """Make sure a job will process ``workspace_id``'s ``received`` events, on the ``high`` queue.
 
-    One job serves every delivery that arrives while it waits in the queue: a delivery
-    enqueues one only when none is queued (a flag set with ``SET NX``, which the job clears
-    before each batch it claims). So a burst costs a few jobs, not one per event.
+    One job serves every delivery that arrives while it is queued or running: a delivery
+    enqueues one only when the workspace's flag is not set (``SET NX``); the job keeps the flag
+    while it runs and clears it just before its last look for events. So a burst costs one job,
+    not one per event.
     :return: the job enqueued now, or None when one was already queued.
     :raise redis.exceptions.RedisError: Redis is unavailable (the rows stay ``received``).
     """

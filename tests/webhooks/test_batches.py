@@ -193,3 +193,37 @@ def test_a_lingering_job_takes_the_events_that_arrive_meanwhile(base_overrides, 
     assert not thread.is_alive() and result["totals"] == {"processed": 2}
     assert [row.status for row in stored_events()] == ["processed"] * 2
     assert rq_connection.exists(schedule.received_job_flag(ws)) == 0  # the next delivery enqueues again
+
+
+def _cached_ids(app, workspace_id: str, source: str) -> set[str]:
+    from addon.store import workspace_data
+
+    with app.app_context():
+        ids = {e.entity_id for e in workspace_data.list_entities(workspace_id, source)}
+        db.session.remove()
+    return ids
+
+
+def test_a_raising_handler_undoes_its_own_writes_only_and_the_batch_completes(app, workspace, deliver, run_jobs,
+                                                                              stored_events):
+    """Each handler runs in its own savepoint: a raising one loses its writes, nothing else does."""
+    from addon.store import workspace_data
+
+    ws = workspace.workspace_id
+
+    def note_then_maybe_fail(event):
+        workspace_data.upsert(event.workspace_id, "notes", [(event.payload["id"], {"seen": True})])
+        if event.payload["id"] == "p-bad":
+            raise ValueError("after a write")
+
+    registry.on("NEW_PROJECT")(note_then_maybe_fail)
+    try:
+        for entity in ("p-1", "p-bad", "p-3"):
+            deliver(workspace, "NEW_PROJECT", entity_payload(ws, entity))
+        run_jobs()
+    finally:
+        registry.remove(note_then_maybe_fail)
+    assert [row.status for row in stored_events()] == ["processed", "retrying", "processed"]
+    assert _cached_ids(app, ws, "notes") == {"p-1", "p-3"}
+    assert _cached_ids(app, ws, "projects") == {"p-1", "p-bad", "p-3"}  # the built-in handler kept its writes
+
