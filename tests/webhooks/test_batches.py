@@ -134,7 +134,7 @@ def test_a_claim_rolled_back_leaves_the_events_received(app, workspace, deliver,
 
 def test_concurrent_claims_never_share_an_event(app, workspace, deliver, stored_events, base_overrides):
     if base_overrides["DATABASE_URL"].startswith("sqlite"):
-        pytest.skip("SQLite has a single writer: a second claimer waits for the first to commit")
+        pytest.skip(reason="SQLite has a single writer: a second claimer waits for the first to commit")
     ws = workspace.workspace_id
     for number in range(4):
         deliver(workspace, "NEW_TAG", entity_payload(ws, f"t{number}"))
