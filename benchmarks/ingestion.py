@@ -61,32 +61,29 @@ def measure(stack: Stack, bench: BenchEnvironment, engine: sa.Engine, *, ceiling
     delivery cost per kind of process, and the checks."""
     token = install_workspace(bench, addon.url, api_url)
 
-    def run_ceiling(concurrency: int, run: str, length: int) -> tuple[LoadResult, dict]:
-        meter = cpu.Meter({"web": (children(ceiling.process.pid), False)})
-        stack.pause(worker)
-        try:
-            meter.start()
-            result = post_webhooks(f"{ceiling.url}/webhooks/time", concurrency=concurrency, seconds=length,
-                                   token=token, workspace_id=WORKSPACE, run=run)
-            return result, meter.stop()
-        finally:
-            stack.resume(worker)
-
-    def run_addon(concurrency: int, run: str, length: int, worker_paused: bool = False
-                  ) -> tuple[LoadResult, dict]:
-        meter = cpu.Meter({"web": (children(addon.process.pid), False),
-                           "postgresql": (cpu.database_backends(engine), False),
-                           "rq_worker": ([worker.pid], True)})
+    def load_run(url: str, groups: dict, concurrency: int, run: str, length: int, worker_paused: bool
+                 ) -> tuple[LoadResult, dict]:
+        meter = cpu.Meter(groups)
         if worker_paused:
             stack.pause(worker)
         try:
             meter.start()
-            result = post_webhooks(f"{addon.url}/webhooks/time", concurrency=concurrency, seconds=length,
+            result = post_webhooks(f"{url}/webhooks/time", concurrency=concurrency, seconds=length,
                                    token=token, workspace_id=WORKSPACE, run=run)
             return result, meter.stop()
         finally:
             if worker_paused:
                 stack.resume(worker)
+
+    def run_ceiling(concurrency: int, run: str, length: int) -> tuple[LoadResult, dict]:
+        return load_run(ceiling.url, {"web": (children(ceiling.process.pid), False)}, concurrency, run, length,
+                        worker_paused=True)
+
+    def run_addon(concurrency: int, run: str, length: int, worker_paused: bool = False
+                  ) -> tuple[LoadResult, dict]:
+        return load_run(addon.url, {"web": (children(addon.process.pid), False),
+                                    "postgresql": (cpu.database_backends(engine), False),
+                                    "rq_worker": ([worker.pid], True)}, concurrency, run, length, worker_paused)
 
     run_ceiling(8, "warmceiling", WARM_UP_SECONDS)
     run_addon(8, "warmaddon", WARM_UP_SECONDS)
