@@ -1,8 +1,8 @@
 """Settings read from environment variables and validated once, when the app is created.
 
 Every variable the server reads is declared in ``VARIABLES`` (name, default, description); the
-README's table is checked against it by a test. ``read_environ`` gathers the raw strings (a
-``.env`` file, then the process environment); ``load_settings`` turns them into a frozen
+table in docs/configuration.md is checked against it by a test. ``read_environ`` gathers the raw
+strings (a ``.env`` file, then the process environment); ``load_settings`` turns them into a frozen
 ``Settings`` or raises ``ConfigError`` naming the first bad variable. Every entry point (the app
 factory, ``gunicorn.conf.py``) validates through these two, so they agree on what is valid.
 """

@@ -145,11 +145,11 @@ def test_readme_handler_example_registers_and_runs(caplog):
 
     from addon.webhook_handlers import Event, Skipped, registry
 
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[2] / "docs" / "webhooks.md").read_text()
     section = readme.split("## Webhook handlers", 1)[1]
     code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
     namespace = {"__name__": "readme_example"}
-    exec(compile(code, "README.md", "exec"), namespace)
+    exec(compile(code, "docs/webhooks.md", "exec"), namespace)
     handler = namespace["announce_project"]
     try:
         assert handler in registry.handlers_for("PROJECT_UPDATED")
