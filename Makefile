@@ -7,7 +7,7 @@ TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/addon_test
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 export FLASK_APP := wsgi:app
 
-.PHONY: dev test test-postgres test-sqlite bench lint manifest clean
+.PHONY: dev test test-fast test-postgres test-sqlite bench lint manifest clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -31,6 +31,10 @@ test: test-postgres test-sqlite
 test-postgres: $(VENV)/.installed
 	TEST_DATABASE_URL=$(TEST_DATABASE_URL) TEST_REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest -q
 
+# The quick loop while coding: no real processes, no browser, no fault injection, on SQLite.
+test-fast: $(VENV)/.installed
+	TEST_DATABASE_URL=sqlite:// TEST_REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest -q -m "not slow and not browser and not resilience"
+
 # Same suite on SQLite; browser and fault-injection tests already ran on PostgreSQL.
 test-sqlite: $(VENV)/.installed
 	TEST_DATABASE_URL=sqlite:// TEST_REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest -q -m "not browser and not resilience"
@@ -46,8 +50,11 @@ bench: $(VENV)/.installed
 		$$SUDO apt-get install -y wrk || { $$SUDO apt-get update && $$SUDO apt-get install -y wrk; }; }
 	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) BENCH_REDIS_URL=$(BENCH_REDIS_URL) $(PY) -m benchmarks.run $(BENCH_ARGS)
 
+# Style, the layer contracts of pyproject.toml ([tool.importlinter]) and the type check.
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check addon tests worker.py wsgi.py benchmarks
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 
 manifest: $(VENV)/.installed
 	$(VENV)/bin/flask manifest write --defaults

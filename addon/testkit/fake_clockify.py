@@ -432,7 +432,7 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     server: _Server
 
-    def log_message(self, format, *args):  # noqa: A002  (quiet: the fake keeps its own log)
+    def log_message(self, format, *args):
         return
 
     def handle_one_request(self):

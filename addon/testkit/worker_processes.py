@@ -26,7 +26,7 @@ class WorkerProcess:
         self._log = None
 
     def start(self) -> WorkerProcess:
-        self._log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        self._log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
         self.process = subprocess.Popen([sys.executable, str(ROOT / "worker.py"), *self.queues], cwd=ROOT,
                                         env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
                                         start_new_session=True)

@@ -38,7 +38,7 @@ def start_worker(worker_variables, tmp_path):
 
     def start(*args):
         log_path = tmp_path / f"worker-{len(started)}.log"
-        log = open(log_path, "wb")  # noqa: SIM115  (closed below)
+        log = open(log_path, "wb")
         process = processes.start("worker", worker_variables, tmp_path, *args, stdout=log)
         process.log_path = log_path
         started.append((process, log))

@@ -41,7 +41,7 @@ def recorder():
     requests: list[dict] = []
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802  (http.server's naming)
+        def do_POST(self):
             length = int(self.headers.get("Content-Length") or 0)
             requests.append({"path": self.path, "headers": dict(self.headers), "body": self.rfile.read(length)})
             payload = json.dumps({"recorded": True}).encode()
