@@ -29,6 +29,7 @@ from ..clockify.request_validation import (
 )
 from ..errors import AddonError, BadRequest, Forbidden, NotFound, PayloadTooLarge, ServiceUnavailable, ValidationFailed
 from ..metrics import API_CALLS
+from ..outbound import host_not_allowed, require_allowed_hosts
 from ..store import api_calls
 from . import studio_outbound
 
@@ -174,9 +175,9 @@ def _prepare(call: CallRequest) -> PreparedCall:
 
     token, backend_url, reports_url = _credentials(call, settings, claims, installation)
     base_url = reports_url if operation.host == "reports" else backend_url
-    if not base_url or not studio_outbound.host_allowed(base_url):
-        raise Forbidden("The Clockify host of this call is not in CLOCKIFY_ALLOWED_API_DOMAINS.",
-                        code="host_not_allowed")
+    # Every URL the token names, not only the one used: a token naming a host outside the
+    # policy is not one the configured Clockify issues.
+    require_allowed_hosts(base_url, claims=claims.raw)
 
     try:
         body_bytes = encode_body(call.body)
@@ -190,7 +191,7 @@ def _prepare(call: CallRequest) -> PreparedCall:
     try:
         errors = get_validator().validate(operation, base_url, path_params, call.query, call.body, body_bytes)
     except UnsupportedBaseUrl:
-        raise Forbidden("The Clockify URL of this token has an unexpected shape.", code="host_not_allowed") from None
+        raise host_not_allowed() from None
     except SpecUnusable:
         raise ServiceUnavailable("The API description of this operation cannot be read.",
                                  code="spec_unavailable") from None
