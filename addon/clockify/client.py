@@ -126,29 +126,50 @@ class ClockifyClient:
                 params: Mapping[str, Any] | list[tuple[str, Any]] | None = None, json: Any = None,
                 headers: Mapping[str, str] | None = None, wait: float | None = 30.0,
                 max_retries: int | None = None) -> ClockifyResponse:
-        """Send ``method url`` for ``workspace_id`` with ``token`` as ``X-Addon-Token``.
+        """Send ``method url`` for ``workspace_id`` with ``token`` as ``X-Addon-Token``
+        (``prepare`` then ``send``).
+
+        :raise HostNotAllowed: the URL is refused; nothing was sent.
+        """
+        prepared = self.prepare(method, url, token=token, params=params, json=json, headers=headers)
+        return self.send(prepared, workspace_id=workspace_id, wait=wait, max_retries=max_retries)
+
+    def prepare(self, method: str, url: str, *, token: str,
+                params: Mapping[str, Any] | list[tuple[str, Any]] | None = None, json: Any = None,
+                headers: Mapping[str, str] | None = None) -> requests.PreparedRequest:
+        """The request exactly as ``send`` will put it on the wire (its ``url`` is final, query
+        included), after the host policy passed on both the given and the prepared URL.
+
+        :raise HostNotAllowed: the URL is refused; nothing was sent.
+        :raise ClockifyError: the request cannot be built (a body JSON cannot carry).
+        """
+        self.hosts.check(url)
+        outgoing = {"X-Addon-Token": token, **(headers or {})}
+        request_id = self.request_id()
+        if request_id:
+            outgoing.setdefault("X-Request-ID", request_id)
+        try:
+            prepared = self.session.prepare_request(
+                requests.Request(method.upper(), url, params=params, json=json, headers=outgoing))
+        except requests.RequestException as exc:
+            raise ClockifyError(f"Could not send {method} {_where(url)}: {type(exc).__name__}") from None
+        self.hosts.check(prepared.url)
+        return prepared
+
+    def send(self, prepared: requests.PreparedRequest, *, workspace_id: str, wait: float | None = 30.0,
+             max_retries: int | None = None) -> ClockifyResponse:
+        """Send a request built by ``prepare``, rate-limited and retried (module docstring).
 
         :param wait: longest wait for each rate-limit slot, seconds (0 = never wait, None = no
             limit).
         :param max_retries: overrides the client's retry count for this call.
         :return: the final answer, including a 4xx, or the 5xx/429 left after the retries.
-        :raise HostNotAllowed: the URL is refused; nothing was sent.
+        :raise HostNotAllowed: the connection was refused at connection time; nothing was sent.
         :raise RateLimitExceeded: no slot within ``wait`` (``retry_after`` says when).
         :raise ClockifyUnavailable: connection errors/timeouts on every attempt.
         """
-        self.hosts.check(url)
         retries = self.max_retries if max_retries is None else max_retries
-        outgoing = {"X-Addon-Token": token, **(headers or {})}
-        request_id = self.request_id()
-        if request_id:
-            outgoing.setdefault("X-Request-ID", request_id)
-        method = method.upper()
-        try:
-            prepared = self.session.prepare_request(
-                requests.Request(method, url, params=params, json=json, headers=outgoing))
-        except requests.RequestException as exc:
-            raise ClockifyError(f"Could not send {method} {_where(url)}: {type(exc).__name__}") from None
-        self.hosts.check(prepared.url)
+        method, url = prepared.method, prepared.url
         attempt = 0
         while True:
             attempt += 1

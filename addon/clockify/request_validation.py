@@ -20,7 +20,7 @@ import json
 import threading
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from openapi_core import Config, OpenAPI
 from openapi_core.casting.schemas.exceptions import CastError
@@ -42,6 +42,8 @@ from .openapi_catalog import Operation, load_spec, normalized_schemas
 JSON = "application/json"
 MAX_ERRORS = 100
 MAX_MESSAGE_CHARS = 300
+MAX_DECODINGS = 8
+DOT_SEGMENT_MESSAGE = "Must not be '.' or '..' (raw or percent-encoded): it would change the path."
 # Clockify serves the REST API under /api and reports under /report (regional hosts) or at the
 # root (reports.api.clockify.me): a host template, with or without one base-path segment.
 TEMPLATED_SERVERS = [
@@ -117,8 +119,21 @@ def scalar_text(value: Any) -> str | None:
     return None
 
 
+def is_dot_segment(text: str) -> bool:
+    """True for ``.`` and ``..``, raw or percent-encoded (any case, encoded any number of times):
+    a client or server that normalises the path would remove the segment, or the one before it."""
+    for _ in range(MAX_DECODINGS):
+        decoded = unquote(text)
+        if decoded == text:
+            break
+        text = decoded
+    return text in (".", "..")
+
+
 def concrete_path(template: str, path_params: dict[str, str]) -> str:
-    """``template`` with each ``{name}`` replaced by its percent-encoded value."""
+    """``template`` with each ``{name}`` replaced by its value percent-encoded into exactly one
+    segment (everything but RFC 3986 unreserved characters is encoded, ``/`` included). Dot
+    segments are refused before this (``is_dot_segment``)."""
     path = template
     for name, value in path_params.items():
         path = path.replace("{" + name + "}", quote(value, safe=""))
@@ -173,7 +188,8 @@ class RequestValidator:
     @staticmethod
     def _precheck(operation: Operation, path_params: dict, query: dict | None, body: Any) -> list[FieldError]:
         """What openapi-core does not report: unknown parameters, a body where none is taken,
-        missing path parameters (the URL cannot even be built without them)."""
+        missing path parameters (the URL cannot even be built without them) and path parameters
+        that are dot segments (the URL would name another resource)."""
         errors: list[FieldError] = []
         declared_path = set(operation.path_parameter_names)
         for name in path_params:
@@ -181,8 +197,11 @@ class RequestValidator:
                 errors.append(FieldError("path", str(name), "Not a path parameter of this operation."))
         for name in operation.path_parameter_names:
             value = path_params.get(name)
-            if value is None or scalar_text(value) in (None, ""):
+            text = None if value is None else scalar_text(value)
+            if text in (None, ""):
                 errors.append(FieldError("path", name, "Required."))
+            elif is_dot_segment(text):
+                errors.append(FieldError("path", name, DOT_SEGMENT_MESSAGE))
         declared_query = {p["name"] for p in operation.parameters_in("query")}
         for name in query or {}:
             if name not in declared_query:

@@ -3,7 +3,8 @@
 A call that reaches Clockify is written twice: ``start`` commits a row with outcome
 ``started`` before the request leaves (no call goes out unaudited), ``finish`` fills in
 Clockify's status. A refused call is one ``record``. Parameters are stored with secrets
-redacted and large bodies summarised.
+redacted and large bodies summarised; a sent call also keeps its URL exactly as it went on the
+wire (``url``), so the audit shows the call Clockify received, not only the one validated.
 """
 
 from __future__ import annotations
@@ -48,10 +49,11 @@ def stored_request(path_params: dict | None, query: dict | None, body: Any) -> d
 
 def record(workspace_id: str, *, user_id: str | None, operation_id: str | None, method: str, path: str,
            request: dict, outcome: str, status_code: int | None = None, duration_ms: float | None = None,
-           error: str | None = None, token_kind: str = "user") -> ApiCall:
-    """Write and commit one audit row; returns it."""
+           error: str | None = None, token_kind: str = "user", url: str | None = None) -> ApiCall:
+    """Write and commit one audit row; returns it. ``url`` is the URL exactly as it goes on the
+    wire (query included), for a call that is sent."""
     row = ApiCall(workspace_id=workspace_id, user_id=user_id, operation_id=operation_id, method=method[:8],
-                  path=path[:512], token_kind=token_kind, request=request, outcome=outcome[:32],
+                  path=path[:512], url=url, token_kind=token_kind, request=request, outcome=outcome[:32],
                   status_code=status_code, duration_ms=duration_ms, error=redact(error)[:2000] if error else None)
     db.session.add(row)
     db.session.commit()

@@ -96,6 +96,7 @@ class RecordedRequest:
     body: Any
     status: int | None
     workspace_id: str | None
+    target: str = ""  # the request target exactly as received: raw path and query
 
     def param(self, name: str) -> str | None:
         """The first value of query parameter ``name``."""
@@ -471,7 +472,8 @@ class _Handler(BaseHTTPRequestHandler):
         workspace_id = found.group(1) if found else None
 
         def record(status):
-            fake._record(RecordedRequest(at, self.command, parts.path, query, headers, body, status, workspace_id))
+            fake._record(RecordedRequest(at, self.command, parts.path, query, headers, body, status, workspace_id,
+                                         self.path))
 
         token = headers.get("x-addon-token") or headers.get("x-api-key")
         fault = fake._next_fault(self.command, parts.path)

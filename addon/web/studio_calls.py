@@ -12,18 +12,20 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote
 
 from flask import current_app, g
 
 from ..clockify.client import reports_base
 from ..clockify.openapi_catalog import Operation, get_catalog
 from ..clockify.request_validation import (
+    DOT_SEGMENT_MESSAGE,
     SpecUnusable,
     UnsupportedBaseUrl,
     concrete_path,
     encode_body,
     get_validator,
+    is_dot_segment,
     query_pairs,
     scalar_text,
 )
@@ -86,6 +88,9 @@ def parse_api_call(request) -> CallRequest:
     if errors:
         raise ValidationFailed("The call is incomplete.", errors=errors)
     path, _, query_string = path.partition("?")
+    if any(is_dot_segment(segment) for segment in path.split("/")):
+        raise ValidationFailed("The path has dot segments.", errors=[
+            {"location": "body", "field": "path", "message": DOT_SEGMENT_MESSAGE}])
     query = _object(data, "query")
     for name, value in parse_qsl(query_string, keep_blank_values=True):
         existing = query.get(name)
@@ -95,7 +100,10 @@ def parse_api_call(request) -> CallRequest:
     explicit = _object(data, "pathParams")
     return CallRequest(
         operation=resolution.operation if resolution else None,
-        path_params={**explicit, **(resolution.path_params if resolution else {})},
+        # A concrete path is written percent-encoded: its values are decoded once, so that
+        # sending encodes each back into exactly the segment it came from.
+        path_params={**explicit, **{name: unquote(value) for name, value in
+                                    (resolution.path_params if resolution else {}).items()}},
         query=query, body=data.get("body"), confirm=data.get("confirm") is True,
         use_installation_token=data.get("useInstallationToken") is True,
         method=method.upper(), path=path,
@@ -116,6 +124,7 @@ def run(call: CallRequest) -> dict:
              "token_kind": "installation" if call.use_installation_token else "user"}
     try:
         prepared = _prepare(call)
+        outgoing = studio_outbound.prepare(prepared)
     except AddonError as refusal:
         api_calls.record(claims.workspace_id, request=api_calls.stored_request(call.path_params, call.query, call.body),
                          outcome=refusal.code, status_code=None, error=refusal.message, **audit)
@@ -123,10 +132,10 @@ def run(call: CallRequest) -> dict:
         raise
     audit["path"] = prepared.path
     row = api_calls.start(claims.workspace_id, request=api_calls.stored_request(
-        prepared.path_params, call.query, call.body), **audit)
+        prepared.path_params, call.query, call.body), url=outgoing.url, **audit)
     started = time.perf_counter()
     try:
-        answer = studio_outbound.send(prepared)
+        answer = studio_outbound.send(prepared, outgoing)
     except AddonError as failure:
         api_calls.finish(row, outcome=failure.code, status_code=None,
                          duration_ms=_ms(started), error=failure.message)
