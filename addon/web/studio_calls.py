@@ -131,18 +131,18 @@ def run(call: CallRequest) -> dict:
         API_CALLS.labels(operation=label, status=refusal.code).inc()
         raise
     audit["path"] = prepared.path
-    row = api_calls.start(claims.workspace_id, request=api_calls.stored_request(
-        prepared.path_params, call.query, call.body), url=outgoing.url, **audit)
+    sent = {"request": api_calls.stored_request(prepared.path_params, call.query, call.body), "url": outgoing.url}
+    api_calls.release_connection()  # none is held while Clockify answers
     started = time.perf_counter()
     try:
         answer = studio_outbound.send(prepared, outgoing)
     except AddonError as failure:
-        api_calls.finish(row, outcome=failure.code, status_code=None,
-                         duration_ms=_ms(started), error=failure.message)
+        api_calls.record(claims.workspace_id, outcome=failure.code, status_code=None, duration_ms=_ms(started),
+                         error=failure.message, **sent, **audit)
         API_CALLS.labels(operation=label, status=failure.code).inc()
         raise
-    api_calls.finish(row, outcome="ok" if answer["status"] < 400 else "clockify_error",
-                     status_code=answer["status"], duration_ms=answer["duration_ms"])
+    api_calls.record(claims.workspace_id, outcome="ok" if answer["status"] < 400 else "clockify_error",
+                     status_code=answer["status"], duration_ms=answer["duration_ms"], **sent, **audit)
     API_CALLS.labels(operation=label, status=str(answer["status"])).inc()
     return answer
 
