@@ -137,6 +137,8 @@ class ApiCall(db.Model):
     operation_id: Mapped[str | None] = mapped_column(sa.String(128))
     method: Mapped[str] = mapped_column(sa.String(8))
     path: Mapped[str] = mapped_column(sa.String(512))
+    # The URL exactly as it went on the wire (query included); None for a refused call.
+    url: Mapped[str | None] = mapped_column(sa.Text)
     token_kind: Mapped[str] = mapped_column(sa.String(16), default="user")
     request: Mapped[dict] = mapped_column(JSONType, default=dict)
     status_code: Mapped[int | None] = mapped_column(sa.Integer)

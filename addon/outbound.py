@@ -3,22 +3,30 @@
 One of each per process (rebuilt after a fork, so an RQ horse never shares a parent's sockets):
 ``get_client()`` for calls, ``get_rate_limiter()`` for callers that only need slots. The client
 counts each attempt in ``CLOCKIFY_REQUESTS{status}`` and sends the current request id.
+``require_allowed_hosts`` is the HTTP edge's one check of the Clockify URLs a request brings
+(token claims, base URLs): 403 ``host_not_allowed`` before anything is stored or sent.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Mapping
+from typing import Any
 
 from flask import current_app
 
 from . import metrics
-from .clockify.client import ClockifyClient
+from .clockify.client import ClockifyClient, HostNotAllowed
 from .clockify.hosts import HostPolicy
 from .clockify.ratelimit import RateLimiter, connect
+from .errors import Forbidden
 from .queueing import EXTENSION_KEY as REDIS_KEY
 from .request_context import current_request_id
 
 EXTENSION_KEY = "addon.outbound"
+log = logging.getLogger(__name__)
+HOST_NOT_ALLOWED = "The Clockify host of this call is not in CLOCKIFY_ALLOWED_API_DOMAINS."
 
 
 def get_client() -> ClockifyClient:
@@ -29,6 +37,27 @@ def get_client() -> ClockifyClient:
 def get_rate_limiter() -> RateLimiter:
     """This process's rate limiter for the current app."""
     return _built()[1]
+
+
+def require_allowed_hosts(*urls: str | None, claims: Mapping[str, Any] | None = None) -> None:
+    """Refuse unless every URL and every URL claim of ``claims`` (a token's) pass the host policy.
+
+    :raise Forbidden: 403 ``host_not_allowed`` (a missing URL counts as refused).
+    """
+    policy = get_client().hosts
+    try:
+        if claims is not None:
+            policy.check_claims(claims)
+        for url in urls:
+            policy.check(url or "")
+    except HostNotAllowed as refused:
+        log.warning("outbound call refused: %s", refused)
+        raise host_not_allowed() from None
+
+
+def host_not_allowed() -> Forbidden:
+    """The 403 answered for any refused Clockify host (the reason stays in the logs, not the body)."""
+    return Forbidden(HOST_NOT_ALLOWED, code="host_not_allowed")
 
 
 def _built() -> tuple[ClockifyClient, RateLimiter]:

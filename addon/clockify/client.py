@@ -2,7 +2,9 @@
 rate-limited and retried the same way.
 
 For each attempt of a call the client
-1. refuses URLs outside the allowed hosts (``HostPolicy``) before anything is sent;
+1. refuses URLs outside the allowed hosts (``HostPolicy``) before anything is sent: the URL it
+   is given, then the prepared URL exactly as it goes on the wire; its sockets open only to
+   hosts the policy allows (``GuardedAdapter``, checked again at connection time);
 2. takes a slot from the workspace's rate limiter, waiting at most ``wait`` seconds
    (``wait=0``: never wait; no slot raises ``RateLimitExceeded`` with ``retry_after``);
 3. sends with ``X-Addon-Token`` (installation or user token), ``X-Request-ID``, connect/read
@@ -17,6 +19,7 @@ Tokens are never logged. No Flask here: the app wires metrics and the request id
 from __future__ import annotations
 
 import email.utils
+import http.cookiejar
 import logging
 import random
 import time
@@ -27,7 +30,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
 
 from .client_errors import (
     ClockifyError,
@@ -37,6 +39,7 @@ from .client_errors import (
     RateLimitExceeded,
 )
 from .hosts import HostPolicy
+from .transport import GuardedAdapter
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +49,8 @@ __all__ = ["ClockifyClient", "ClockifyResponse", "ClockifyError", "ClockifyHTTPE
 
 @dataclass(frozen=True)
 class ClockifyResponse:
-    """What Clockify answered: status, headers, parsed body (JSON, else text), timing."""
+    """What Clockify answered: status, headers, parsed body (JSON, else text), timing; ``url`` is
+    the URL exactly as it was sent (query included)."""
 
     method: str
     url: str
@@ -110,8 +114,11 @@ class ClockifyClient:
         # No proxies or .netrc credentials from the environment: outbound calls go where the
         # host policy says, carrying only the headers set here.
         self.session.trust_env = False
+        # No cookies either: one session serves every workspace, and a cookie set by one
+        # workspace's answer must not ride along on another's calls.
+        self.session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
         self.session.headers.update({"Accept": "application/json", "User-Agent": user_agent})
-        adapter = HTTPAdapter(pool_connections=8, pool_maxsize=pool_size, max_retries=0)
+        adapter = GuardedAdapter(hosts, pool_connections=8, pool_maxsize=pool_size, max_retries=0)
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
 
@@ -119,23 +126,50 @@ class ClockifyClient:
                 params: Mapping[str, Any] | list[tuple[str, Any]] | None = None, json: Any = None,
                 headers: Mapping[str, str] | None = None, wait: float | None = 30.0,
                 max_retries: int | None = None) -> ClockifyResponse:
-        """Send ``method url`` for ``workspace_id`` with ``token`` as ``X-Addon-Token``.
+        """Send ``method url`` for ``workspace_id`` with ``token`` as ``X-Addon-Token``
+        (``prepare`` then ``send``).
+
+        :raise HostNotAllowed: the URL is refused; nothing was sent.
+        """
+        prepared = self.prepare(method, url, token=token, params=params, json=json, headers=headers)
+        return self.send(prepared, workspace_id=workspace_id, wait=wait, max_retries=max_retries)
+
+    def prepare(self, method: str, url: str, *, token: str,
+                params: Mapping[str, Any] | list[tuple[str, Any]] | None = None, json: Any = None,
+                headers: Mapping[str, str] | None = None) -> requests.PreparedRequest:
+        """The request exactly as ``send`` will put it on the wire (its ``url`` is final, query
+        included), after the host policy passed on both the given and the prepared URL.
+
+        :raise HostNotAllowed: the URL is refused; nothing was sent.
+        :raise ClockifyError: the request cannot be built (a body JSON cannot carry).
+        """
+        self.hosts.check(url)
+        outgoing = {"X-Addon-Token": token, **(headers or {})}
+        request_id = self.request_id()
+        if request_id:
+            outgoing.setdefault("X-Request-ID", request_id)
+        try:
+            prepared = self.session.prepare_request(
+                requests.Request(method.upper(), url, params=params, json=json, headers=outgoing))
+        except requests.RequestException as exc:
+            raise ClockifyError(f"Could not send {method} {_where(url)}: {type(exc).__name__}") from None
+        self.hosts.check(prepared.url)
+        return prepared
+
+    def send(self, prepared: requests.PreparedRequest, *, workspace_id: str, wait: float | None = 30.0,
+             max_retries: int | None = None) -> ClockifyResponse:
+        """Send a request built by ``prepare``, rate-limited and retried (module docstring).
 
         :param wait: longest wait for each rate-limit slot, seconds (0 = never wait, None = no
             limit).
         :param max_retries: overrides the client's retry count for this call.
         :return: the final answer, including a 4xx, or the 5xx/429 left after the retries.
-        :raise HostNotAllowed: the URL is refused; nothing was sent.
+        :raise HostNotAllowed: the connection was refused at connection time; nothing was sent.
         :raise RateLimitExceeded: no slot within ``wait`` (``retry_after`` says when).
         :raise ClockifyUnavailable: connection errors/timeouts on every attempt.
         """
-        self.hosts.check(url)
         retries = self.max_retries if max_retries is None else max_retries
-        outgoing = {"X-Addon-Token": token, **(headers or {})}
-        request_id = self.request_id()
-        if request_id:
-            outgoing.setdefault("X-Request-ID", request_id)
-        method = method.upper()
+        method, url = prepared.method, prepared.url
         attempt = 0
         while True:
             attempt += 1
@@ -143,8 +177,7 @@ class ClockifyClient:
                 self.rate_limiter.acquire(workspace_id, timeout=wait)
             started = time.monotonic()
             try:
-                raw = self.session.request(method, url, params=params, json=json, headers=outgoing,
-                                           timeout=self.timeout, allow_redirects=False)
+                raw = self.session.send(prepared, timeout=self.timeout, allow_redirects=False)
             except (requests.ConnectionError, requests.Timeout) as exc:
                 outcome = "timeout" if isinstance(exc, requests.Timeout) else "connection_error"
                 self.on_response(outcome)
@@ -156,7 +189,7 @@ class ClockifyClient:
                 continue
             except requests.RequestException as exc:
                 raise ClockifyError(f"Could not send {method} {_where(url)}: {type(exc).__name__}") from None
-            response = _response(method, url, raw, (time.monotonic() - started) * 1000, attempt)
+            response = _response(method, prepared.url, raw, (time.monotonic() - started) * 1000, attempt)
             self.on_response(str(response.status))
             if response.status != 429 and response.status < 500:
                 log.debug("clockify %s %s -> %d in %.0f ms (attempt %d)", method, _where(url), response.status,

@@ -1,6 +1,7 @@
 """Catalog of every operation in Clockify's OpenAPI spec (the repo's ``openapi.json``).
 
-The spec is read once per process, on first use. Operations are grouped by tag, tags ordered
+The spec is parsed once per process (``openapi_spec.load``, shared with the request validator
+and the bootstrap), the catalog built on first use. Operations are grouped by tag, tags ordered
 as the spec's ``x-tagGroups`` lists them. Each operation carries what API Studio needs: its
 method, path template, host (``api`` on the token's ``backendUrl``, ``reports`` on its
 ``reportsUrl``), parameters and request body with every ``$ref`` resolved into a form-ready
@@ -18,10 +19,10 @@ import json
 import re
 import threading
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-SPEC_PATH = Path(__file__).resolve().parents[2] / "openapi.json"
+from . import openapi_spec
+
 HTTP_METHODS = ("get", "post", "put", "patch", "delete")
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 API, REPORTS = "api", "reports"
@@ -85,8 +86,10 @@ class Resolution:
 class Catalog:
     """Every operation of one spec. Build it with ``Catalog.from_spec`` or use ``get_catalog``."""
 
-    def __init__(self, tags: list[dict], operations: list[Operation]):
+    def __init__(self, tags: list[dict], operations: list[Operation], schemas: dict | None = None):
         self.tags = tags
+        # The spec's components.schemas as validation reads them (``normalized_schemas``).
+        self.schemas = schemas if schemas is not None else {}
         self.operations = {op.operation_id: op for op in operations}
         self._by_path: dict[str, dict[str, Operation]] = {}
         for op in operations:
@@ -122,7 +125,7 @@ class Catalog:
         tag_order += [tag for tag in by_tag if tag not in tag_order]
         tags = [{"name": tag, "group": groups.get(tag, "Other"), "operations": by_tag[tag]}
                 for tag in tag_order if by_tag.get(tag)]
-        return cls(tags, operations)
+        return cls(tags, operations, schemas)
 
     def listing(self) -> dict:
         """``{"count", "tags": [{"name", "group", "operations": [...]}]}`` (a fresh copy)."""
@@ -179,10 +182,9 @@ _lock = threading.Lock()
 _catalog: Catalog | None = None
 
 
-def load_spec(path: Path = SPEC_PATH) -> dict:
-    """Parse the OpenAPI file at ``path``."""
-    with open(path, encoding="utf-8") as handle:
-        return json.load(handle)
+def load_spec() -> dict:
+    """The spec, parsed once per process and shared (``openapi_spec.load``): never modify it."""
+    return openapi_spec.load()
 
 
 def get_catalog() -> Catalog:

@@ -1,19 +1,18 @@
 """Read-only helpers over Clockify's OpenAPI document (``openapi.json`` at the repository root).
 
-Loads the spec once per process, resolves local ``$ref``s and matches concrete paths against
-the spec's path templates. Used by the bootstrap's operation discovery and the fake Clockify.
+Loads the spec once per process (the one parse every user shares: the catalog, the request
+validator, the bootstrap's operation discovery, the fake Clockify) and resolves local ``$ref``s.
+Concrete paths are matched to templates by ``openapi_catalog.Catalog.resolve``.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 SPEC_PATH = Path(__file__).resolve().parents[2] / "openapi.json"
-METHODS = ("get", "post", "put", "patch", "delete")
 
 
 @cache
@@ -50,26 +49,3 @@ def success_response(spec: dict, operation: dict) -> tuple[int, dict | None]:
     response = resolve(spec, operation["responses"][str(codes[0])])
     schema = (response.get("content") or {}).get("application/json", {}).get("schema")
     return codes[0], resolve(spec, schema) if schema is not None else None
-
-
-@cache
-def _matchers(path: str | None = None) -> tuple[tuple[re.Pattern, str], ...]:
-    spec = load(path)
-    compiled = []
-    for template in spec["paths"]:
-        pattern = "^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)) + "$"
-        # Literal segments first, so /webhooks/{id} never shadows a literal sibling path.
-        compiled.append((re.compile(pattern), template, template.count("{")))
-    compiled.sort(key=lambda item: item[2])
-    return tuple((regex, template) for regex, template, _ in compiled)
-
-
-def match(method: str, path: str, spec_path: str | None = None) -> tuple[str, dict] | None:
-    """The (template, operation) of the spec that ``method path`` (``/v1/...``) calls, or None."""
-    spec = load(spec_path)
-    for regex, template in _matchers(spec_path):
-        if regex.match(path):
-            operation = spec["paths"][template].get(method.lower())
-            if operation is not None:
-                return template, operation
-    return None

@@ -1,6 +1,7 @@
 """Validation of an outgoing Clockify API call against the spec, with openapi-core.
 
-The validator is built once from a patched copy of the spec:
+The validator reads the process's one parsed spec through a patched view (nothing is copied
+but what changes):
 
 * Clockify's string enums declared as objects are turned into string enums (see
   ``openapi_catalog.normalized_schemas``), or valid values such as ``"taxType": "SIMPLE"``
@@ -10,7 +11,9 @@ The validator is built once from a patched copy of the spec:
   matches anything: the host itself is checked against the allowed domains by the caller;
 * operation ``security`` is dropped: the add-on sets the auth header itself, it is not input.
 
-Errors come back as ``FieldError`` lists, one per field, never as exceptions. Plain Python.
+Each call is validated against a one-operation document holding only the parameters that
+matter to it (cached; see ``RequestValidator``). Errors come back as ``FieldError`` lists, one
+per field, never as exceptions. Plain Python.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import json
 import threading
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from openapi_core import Config, OpenAPI
 from openapi_core.casting.schemas.exceptions import CastError
@@ -37,11 +40,15 @@ from openapi_core.validation.schemas.exceptions import InvalidSchemaValue
 from referencing.exceptions import Unresolvable
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
-from .openapi_catalog import Operation, load_spec, normalized_schemas
+from .openapi_catalog import Operation, get_catalog, load_spec, normalized_schemas
 
 JSON = "application/json"
 MAX_ERRORS = 100
 MAX_MESSAGE_CHARS = 300
+MAX_DECODINGS = 8
+# One-operation documents kept per process (a few KiB each; refilled on demand when cleared).
+MAX_CACHED_DOCUMENTS = 1024
+DOT_SEGMENT_MESSAGE = "Must not be '.' or '..' (raw or percent-encoded): it would change the path."
 # Clockify serves the REST API under /api and reports under /report (regional hosts) or at the
 # root (reports.api.clockify.me): a host template, with or without one base-path segment.
 TEMPLATED_SERVERS = [
@@ -74,18 +81,20 @@ class SpecUnusable(RuntimeError):
     """The spec could not be used for this operation (an unresolvable ``$ref``)."""
 
 
-def validation_spec(spec: dict) -> dict:
-    """A copy of ``spec`` patched for validating outgoing calls (see the module docstring)."""
-    patched = copy.deepcopy(spec)
-    patched.setdefault("components", {})["schemas"] = normalized_schemas(spec)
-    patched["servers"] = copy.deepcopy(TEMPLATED_SERVERS)
-    for item in patched["paths"].values():
-        item.pop("servers", None)
-        for value in item.values():
-            if isinstance(value, dict):
-                value.pop("security", None)
-                value.pop("servers", None)
-    return patched
+def validation_spec(spec: dict, schemas: dict | None = None) -> dict:
+    """``spec`` patched for validating outgoing calls (see the module docstring). Shallow: the
+    patched document shares every untouched subtree with ``spec``, which is never modified.
+
+    :param schemas: ``normalized_schemas(spec)`` when already computed (the catalog has them).
+    """
+    paths = {}
+    for path, item in spec["paths"].items():
+        paths[path] = {key: ({k: v for k, v in value.items() if k not in ("security", "servers")}
+                             if isinstance(value, dict) else value)
+                       for key, value in item.items() if key != "servers"}
+    components = {**spec.get("components", {}),
+                  "schemas": normalized_schemas(spec) if schemas is None else schemas}
+    return {**spec, "servers": copy.deepcopy(TEMPLATED_SERVERS), "paths": paths, "components": components}
 
 
 def query_pairs(query: dict | None) -> tuple[list[tuple[str, str]], list[FieldError]]:
@@ -117,8 +126,21 @@ def scalar_text(value: Any) -> str | None:
     return None
 
 
+def is_dot_segment(text: str) -> bool:
+    """True for ``.`` and ``..``, raw or percent-encoded (any case, encoded any number of times):
+    a client or server that normalises the path would remove the segment, or the one before it."""
+    for _ in range(MAX_DECODINGS):
+        decoded = unquote(text)
+        if decoded == text:
+            break
+        text = decoded
+    return text in (".", "..")
+
+
 def concrete_path(template: str, path_params: dict[str, str]) -> str:
-    """``template`` with each ``{name}`` replaced by its percent-encoded value."""
+    """``template`` with each ``{name}`` replaced by its value percent-encoded into exactly one
+    segment (everything but RFC 3986 unreserved characters is encoded, ``/`` included). Dot
+    segments are refused before this (``is_dot_segment``)."""
     path = template
     for name, value in path_params.items():
         path = path.replace("{" + name + "}", quote(value, safe=""))
@@ -126,11 +148,37 @@ def concrete_path(template: str, path_params: dict[str, str]) -> str:
 
 
 class RequestValidator:
-    """Validates outgoing calls against one spec; build once, use from any thread."""
+    """Validates outgoing calls against one spec; build once, use from any thread.
 
-    def __init__(self, spec: dict):
-        # The spec itself is checked by the test suite; checking it here costs ~0.5 s per process.
-        self._openapi = OpenAPI.from_dict(validation_spec(spec), config=Config(spec_validator_cls=None))
+    openapi-core walks every parameter an operation declares on every call (``getProjects``
+    declares 22 query parameters), building a deserializer and a schema validator for each. So
+    each call is validated against a one-operation document that declares only the operation's
+    path parameters, its required parameters and those the call sends; those documents are
+    cached per (operation, parameters sent).
+    """
+
+    def __init__(self, spec: dict, schemas: dict | None = None):
+        self._spec = validation_spec(spec, schemas)
+        self._documents: dict[tuple[str, str, frozenset[str]], OpenAPI] = {}
+        self._lock = threading.Lock()
+
+    def _openapi_for(self, operation: Operation, sent: frozenset[str]) -> OpenAPI:
+        key = (operation.path, operation.method, sent)
+        found = self._documents.get(key)
+        if found is not None:
+            return found
+        method = operation.method.lower()
+        declared = self._spec["paths"][operation.path][method]
+        kept = [p for p in declared.get("parameters", [])
+                if p.get("in") == "path" or p.get("required") or p.get("name") in sent]
+        document = {**self._spec, "paths": {operation.path: {method: {**declared, "parameters": kept}}}}
+        # The spec itself is checked by the test suite; checking it here would cost ~0.5 s.
+        built = OpenAPI.from_dict(document, config=Config(spec_validator_cls=None))
+        with self._lock:
+            if len(self._documents) >= MAX_CACHED_DOCUMENTS:
+                self._documents.clear()
+            self._documents[key] = built
+        return built
 
     def validate(self, operation: Operation, base_url: str, path_params: dict[str, Any],
                  query: dict[str, Any] | None, body: Any, body_bytes: bytes | None) -> list[FieldError]:
@@ -158,7 +206,8 @@ class RequestValidator:
             parameters=RequestParameters(query=ImmutableMultiDict(pairs), header=Headers(), path=values),
         )
         try:
-            found = list(self._openapi.request_validator.iter_errors(request))
+            openapi = self._openapi_for(operation, frozenset(name for name, _ in pairs))
+            found = list(openapi.request_validator.iter_errors(request))
         except Unresolvable as exc:
             raise SpecUnusable(f"{operation.operation_id}: {exc}") from None
         body_refused = any(e.location == "body" and e.field == "" for e in errors)
@@ -173,7 +222,8 @@ class RequestValidator:
     @staticmethod
     def _precheck(operation: Operation, path_params: dict, query: dict | None, body: Any) -> list[FieldError]:
         """What openapi-core does not report: unknown parameters, a body where none is taken,
-        missing path parameters (the URL cannot even be built without them)."""
+        missing path parameters (the URL cannot even be built without them) and path parameters
+        that are dot segments (the URL would name another resource)."""
         errors: list[FieldError] = []
         declared_path = set(operation.path_parameter_names)
         for name in path_params:
@@ -181,8 +231,11 @@ class RequestValidator:
                 errors.append(FieldError("path", str(name), "Not a path parameter of this operation."))
         for name in operation.path_parameter_names:
             value = path_params.get(name)
-            if value is None or scalar_text(value) in (None, ""):
+            text = None if value is None else scalar_text(value)
+            if text in (None, ""):
                 errors.append(FieldError("path", name, "Required."))
+            elif is_dot_segment(text):
+                errors.append(FieldError("path", name, DOT_SEGMENT_MESSAGE))
         declared_query = {p["name"] for p in operation.parameters_in("query")}
         for name in query or {}:
             if name not in declared_query:
@@ -267,7 +320,8 @@ def get_validator() -> RequestValidator:
     if _validator is None:
         with _lock:
             if _validator is None:
-                _validator = RequestValidator(load_spec())
+                catalog = get_catalog()
+                _validator = RequestValidator(load_spec(), catalog.schemas)
     return _validator
 
 

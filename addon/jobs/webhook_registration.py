@@ -62,6 +62,13 @@ def register_webhooks(workspace_id: str) -> dict:
         return outcome
     client, token = get_client(), installation.installation_token
     base = join_url(installation.api_url, f"/v1/workspaces/{workspace_id}/webhooks")
+    if not client.hosts.allows(base):  # retrying cannot help: fail every event once, nothing sent
+        for event in wanted:
+            api_webhooks.save_registration_failure(workspace_id, event, route_path(category_of(event)),
+                                                   "host_not_allowed: the installation's apiUrl is refused")
+        db.session.commit()
+        log.warning("webhook registration of %s refused: apiUrl host not allowed", workspace_id)
+        return {**outcome, "failed": wanted}
     existing = _existing_webhooks(client, base, workspace_id, token)
     retryable = []
     for event in wanted:

@@ -1,9 +1,11 @@
 """Audit trail of API Studio calls: who ran which operation, with what, and how it ended.
 
-A call that reaches Clockify is written twice: ``start`` commits a row with outcome
-``started`` before the request leaves (no call goes out unaudited), ``finish`` fills in
-Clockify's status. A refused call is one ``record``. Parameters are stored with secrets
-redacted and large bodies summarised.
+Every call is one ``record``, one commit: a refused call when it is refused, a sent call once
+Clockify answered (or could not be reached), with the outcome. A process killed while a call is
+in flight leaves no row for it: the price of one commit per call instead of two. Parameters are
+stored with secrets redacted and large bodies summarised; a sent call also keeps its URL exactly
+as it went on the wire (``url``), so the audit shows the call Clockify received, not only the
+one validated.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from ..extensions import db
 from ..logs import REDACTED, redact
 from ..models import ApiCall
 
-STARTED = "started"
 MAX_STORED_BODY_BYTES = 16 * 1024
 _SECRET_KEY = re.compile(r"(?i)(token|secret|password|passwd|api[-_]?key|authorization|signature|cookie|credential)")
 
@@ -48,29 +49,21 @@ def stored_request(path_params: dict | None, query: dict | None, body: Any) -> d
 
 def record(workspace_id: str, *, user_id: str | None, operation_id: str | None, method: str, path: str,
            request: dict, outcome: str, status_code: int | None = None, duration_ms: float | None = None,
-           error: str | None = None, token_kind: str = "user") -> ApiCall:
-    """Write and commit one audit row; returns it."""
+           error: str | None = None, token_kind: str = "user", url: str | None = None) -> ApiCall:
+    """Write and commit one audit row; returns it. ``url`` is the URL exactly as it goes on the
+    wire (query included), for a call that is sent."""
     row = ApiCall(workspace_id=workspace_id, user_id=user_id, operation_id=operation_id, method=method[:8],
-                  path=path[:512], token_kind=token_kind, request=request, outcome=outcome[:32],
+                  path=path[:512], url=url, token_kind=token_kind, request=request, outcome=outcome[:32],
                   status_code=status_code, duration_ms=duration_ms, error=redact(error)[:2000] if error else None)
     db.session.add(row)
     db.session.commit()
     return row
 
 
-def start(workspace_id: str, **fields) -> ApiCall:
-    """Commit the row of a call about to be sent (outcome ``started``)."""
-    return record(workspace_id, outcome=STARTED, **fields)
-
-
-def finish(row: ApiCall, *, outcome: str, status_code: int | None, duration_ms: float,
-           error: str | None = None) -> None:
-    """Complete the row written by ``start``."""
-    row.outcome = outcome[:32]
-    row.status_code = status_code
-    row.duration_ms = duration_ms
-    row.error = redact(error)[:2000] if error else None
-    db.session.commit()
+def release_connection() -> None:
+    """End the session's read transaction and return its connection to the pool (before an
+    outbound call, so none is held while Clockify answers)."""
+    db.session.close()
 
 
 def recent(workspace_id: str, limit: int = 50, user_id: str | None = None) -> list[ApiCall]:

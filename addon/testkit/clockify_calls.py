@@ -166,9 +166,13 @@ class ClockifySimulator:
         return self.signer.webhook_token(workspace_id, addon_id, jti=f"webhook-{event}" if self.deterministic else None)
 
     def installation_token(self, workspace_id: str, addon_id: str) -> str:
-        """The installation token sent as INSTALLED's ``authToken``."""
+        """The installation token sent as INSTALLED's ``authToken``. Like Clockify's, its
+        ``backendUrl`` is the ``apiUrl`` INSTALLED names (pointed elsewhere, the token carries no
+        ``reportsUrl``: the add-on derives it from ``apiUrl``)."""
         jti = "installation" if self.deterministic else None
-        return self.signer.installation_token(workspace_id, addon_id, jti=jti)
+        if self.api_url == self.signer.backend_url:
+            return self.signer.installation_token(workspace_id, addon_id, jti=jti)
+        return self.signer.installation_token(workspace_id, addon_id, jti=jti, backendUrl=self.api_url, reportsUrl=None)
 
     # -- requests -------------------------------------------------------------------------
     def manifest(self) -> dict:

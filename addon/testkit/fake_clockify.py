@@ -36,6 +36,7 @@ from urllib.parse import parse_qs, urlsplit
 import jwt
 
 from ..clockify import openapi_spec
+from ..clockify.openapi_catalog import get_catalog
 
 API_PREFIX = "/api"
 REPORTS_PREFIX = "/reports"
@@ -96,6 +97,7 @@ class RecordedRequest:
     body: Any
     status: int | None
     workspace_id: str | None
+    target: str = ""  # the request target exactly as received: raw path and query
 
     def param(self, name: str) -> str | None:
         """The first value of query parameter ``name``."""
@@ -334,9 +336,19 @@ class FakeClockify:
 
     @staticmethod
     def _echo(method, api_path, query, body):
-        found = openapi_spec.match(method, api_path)
+        found = _spec_operation(method, api_path)
         status = openapi_spec.success_response(openapi_spec.load(), found[1])[0] if found else 200
         return status, {}, {"fake": True, "method": method, "path": api_path, "query": query, "body": body}
+
+
+def _spec_operation(method: str, api_path: str) -> tuple[str, dict] | None:
+    """The (template, operation) of the spec that ``method api_path`` (``/v1/...``) calls, found
+    by the catalog's path matcher (the add-on's only one), or None."""
+    resolution = get_catalog().resolve(method, api_path)
+    if resolution is None:
+        return None
+    template = resolution.operation.path
+    return template, openapi_spec.load()["paths"][template][method.lower()]
 
 
 def max_in_sliding_window(times: list[float], window: float = 1.0) -> int:
@@ -362,7 +374,7 @@ _SHAPES: dict[str, tuple[str, tuple[str, ...]] | None] = {}
 
 def _response_shape(api_path: str) -> tuple[str, tuple[str, ...]] | None:
     """("array", ()), ("wrapped", path to the list) or ("object", ()) for a GET of the spec."""
-    found = openapi_spec.match("GET", api_path)
+    found = _spec_operation("GET", api_path)
     if found is None:
         return None
     template = found[0]
@@ -471,7 +483,8 @@ class _Handler(BaseHTTPRequestHandler):
         workspace_id = found.group(1) if found else None
 
         def record(status):
-            fake._record(RecordedRequest(at, self.command, parts.path, query, headers, body, status, workspace_id))
+            fake._record(RecordedRequest(at, self.command, parts.path, query, headers, body, status, workspace_id,
+                                         self.path))
 
         token = headers.get("x-addon-token") or headers.get("x-api-key")
         fault = fake._next_fault(self.command, parts.path)

@@ -73,13 +73,15 @@ class Signer:
         return jwt.encode(payload, key if key is not None else self.private_key, algorithm=algorithm, headers=headers)
 
     def installation_token(self, workspace_id: str, addon_id: str, user_id: str = "owner-user",
-                           jti: str | None = None) -> str:
+                           jti: str | None = None, **urls: str | None) -> str:
         """A non-expiring installation token (as sent in INSTALLED's ``authToken``).
 
         RS256 signatures are deterministic: a fixed ``jti`` gives the same token every time.
+        ``urls`` override the URL claims (``backendUrl=...``; None leaves one out).
         """
-        return self.make_token(workspaceId=workspace_id, addonId=addon_id, user=user_id,
-                               backendUrl=self.backend_url, reportsUrl=self.reports_url, jti=jti or uuid.uuid4().hex)
+        claims = {"backendUrl": self.backend_url, "reportsUrl": self.reports_url, **urls}
+        return self.make_token(workspaceId=workspace_id, addonId=addon_id, user=user_id, jti=jti or uuid.uuid4().hex,
+                               **claims)
 
     def webhook_token(self, workspace_id: str, addon_id: str, jti: str | None = None) -> str:
         """A non-expiring webhook token (sent in ``Clockify-Signature``); see ``installation_token``

@@ -2,8 +2,10 @@
 
 Every call goes through the same gate, in this order: body size (413) → token valid (401) →
 JSON parses (400) → token and body about the same workspace and add-on (403) → installation
-known (404, except INSTALLED) → body shape (422). Work that talks to Clockify is enqueued after
-the database commit; no outbound call happens inside the request.
+known (404, except INSTALLED) → body shape (422) → for INSTALLED, every Clockify URL it names
+(``apiUrl``, the installation token's URL claims) allowed by the host policy (403). Work that
+talks to Clockify is enqueued after the database commit; no outbound call happens inside the
+request.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from ..clockify.tokens import AddonClaims, TokenError, TokenMismatch
 from ..errors import AddonError, Forbidden, Gone, ValidationFailed
 from ..jobs import cancellation, schedule
 from ..models import Installation, InstallationStatus
+from ..outbound import require_allowed_hosts
 from ..store import installations
 from .request_body import parse_json, read_limited_body
 
@@ -121,6 +124,8 @@ def installed():
     if api_url is None:
         raise ValidationFailed("The body is not a valid INSTALLED payload.", errors=_located(
             [{"field": "apiUrl", "message": "Missing, and the installation token has no backendUrl claim."}]))
+    # Nothing is stored for a Clockify the add-on may not call (403 host_not_allowed).
+    require_allowed_hosts(api_url, claims=token_claims.raw)
     values = {**setting_defaults(), **lifecycle.settings_values(payload.settings)}
     record = installations.InstallRecord(
         workspace_id=payload.workspace_id, addon_id=payload.addon_id, installation_token=payload.auth_token,

@@ -12,23 +12,26 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote
 
 from flask import current_app, g
 
 from ..clockify.client import reports_base
 from ..clockify.openapi_catalog import Operation, get_catalog
 from ..clockify.request_validation import (
+    DOT_SEGMENT_MESSAGE,
     SpecUnusable,
     UnsupportedBaseUrl,
     concrete_path,
     encode_body,
     get_validator,
+    is_dot_segment,
     query_pairs,
     scalar_text,
 )
 from ..errors import AddonError, BadRequest, Forbidden, NotFound, PayloadTooLarge, ServiceUnavailable, ValidationFailed
 from ..metrics import API_CALLS
+from ..outbound import host_not_allowed, require_allowed_hosts
 from ..store import api_calls
 from . import studio_outbound
 
@@ -85,6 +88,9 @@ def parse_api_call(request) -> CallRequest:
     if errors:
         raise ValidationFailed("The call is incomplete.", errors=errors)
     path, _, query_string = path.partition("?")
+    if any(is_dot_segment(segment) for segment in path.split("/")):
+        raise ValidationFailed("The path has dot segments.", errors=[
+            {"location": "body", "field": "path", "message": DOT_SEGMENT_MESSAGE}])
     query = _object(data, "query")
     for name, value in parse_qsl(query_string, keep_blank_values=True):
         existing = query.get(name)
@@ -94,7 +100,10 @@ def parse_api_call(request) -> CallRequest:
     explicit = _object(data, "pathParams")
     return CallRequest(
         operation=resolution.operation if resolution else None,
-        path_params={**explicit, **(resolution.path_params if resolution else {})},
+        # A concrete path is written percent-encoded: its values are decoded once, so that
+        # sending encodes each back into exactly the segment it came from.
+        path_params={**explicit, **{name: unquote(value) for name, value in
+                                    (resolution.path_params if resolution else {}).items()}},
         query=query, body=data.get("body"), confirm=data.get("confirm") is True,
         use_installation_token=data.get("useInstallationToken") is True,
         method=method.upper(), path=path,
@@ -115,24 +124,25 @@ def run(call: CallRequest) -> dict:
              "token_kind": "installation" if call.use_installation_token else "user"}
     try:
         prepared = _prepare(call)
+        outgoing = studio_outbound.prepare(prepared)
     except AddonError as refusal:
         api_calls.record(claims.workspace_id, request=api_calls.stored_request(call.path_params, call.query, call.body),
                          outcome=refusal.code, status_code=None, error=refusal.message, **audit)
         API_CALLS.labels(operation=label, status=refusal.code).inc()
         raise
     audit["path"] = prepared.path
-    row = api_calls.start(claims.workspace_id, request=api_calls.stored_request(
-        prepared.path_params, call.query, call.body), **audit)
+    sent = {"request": api_calls.stored_request(prepared.path_params, call.query, call.body), "url": outgoing.url}
+    api_calls.release_connection()  # none is held while Clockify answers
     started = time.perf_counter()
     try:
-        answer = studio_outbound.send(prepared)
+        answer = studio_outbound.send(prepared, outgoing)
     except AddonError as failure:
-        api_calls.finish(row, outcome=failure.code, status_code=None,
-                         duration_ms=_ms(started), error=failure.message)
+        api_calls.record(claims.workspace_id, outcome=failure.code, status_code=None, duration_ms=_ms(started),
+                         error=failure.message, **sent, **audit)
         API_CALLS.labels(operation=label, status=failure.code).inc()
         raise
-    api_calls.finish(row, outcome="ok" if answer["status"] < 400 else "clockify_error",
-                     status_code=answer["status"], duration_ms=answer["duration_ms"])
+    api_calls.record(claims.workspace_id, outcome="ok" if answer["status"] < 400 else "clockify_error",
+                     status_code=answer["status"], duration_ms=answer["duration_ms"], **sent, **audit)
     API_CALLS.labels(operation=label, status=str(answer["status"])).inc()
     return answer
 
@@ -174,9 +184,9 @@ def _prepare(call: CallRequest) -> PreparedCall:
 
     token, backend_url, reports_url = _credentials(call, settings, claims, installation)
     base_url = reports_url if operation.host == "reports" else backend_url
-    if not base_url or not studio_outbound.host_allowed(base_url):
-        raise Forbidden("The Clockify host of this call is not in CLOCKIFY_ALLOWED_API_DOMAINS.",
-                        code="host_not_allowed")
+    # Every URL the token names, not only the one used: a token naming a host outside the
+    # policy is not one the configured Clockify issues.
+    require_allowed_hosts(base_url, claims=claims.raw)
 
     try:
         body_bytes = encode_body(call.body)
@@ -190,7 +200,7 @@ def _prepare(call: CallRequest) -> PreparedCall:
     try:
         errors = get_validator().validate(operation, base_url, path_params, call.query, call.body, body_bytes)
     except UnsupportedBaseUrl:
-        raise Forbidden("The Clockify URL of this token has an unexpected shape.", code="host_not_allowed") from None
+        raise host_not_allowed() from None
     except SpecUnusable:
         raise ServiceUnavailable("The API description of this operation cannot be read.",
                                  code="spec_unavailable") from None

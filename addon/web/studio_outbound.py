@@ -1,5 +1,6 @@
 """The outbound side of an API Studio call, on the add-on's Clockify client
-(``addon.outbound.get_client``): the allowed-host check and the send.
+(``addon.outbound.get_client``): the request exactly as it will be sent (``prepare``: the URL
+the audit row stores), the send, and the shape of Clockify's answer.
 
 The client takes the workspace's rate-limit slot itself. API Studio waits at most
 ``SLOT_WAIT_SECONDS`` for it: a spent budget (next slot further away) is a 429 with
@@ -14,9 +15,9 @@ from __future__ import annotations
 from typing import Any
 
 from ..clockify.client import ClockifyError, ClockifyUnavailable, HostNotAllowed, RateLimitExceeded
-from ..errors import Forbidden, RateLimited, ServiceUnavailable
+from ..errors import RateLimited, ServiceUnavailable
 from ..logs import REDACTED
-from ..outbound import get_client
+from ..outbound import get_client, host_not_allowed
 
 # Clockify's answer headers shown to the browser; cookies and anything unknown stay behind.
 ALLOWED_RESPONSE_HEADERS = ("content-type", "content-length", "date", "etag", "last-modified", "last-page",
@@ -26,33 +27,40 @@ MAX_RESPONSE_TEXT_CHARS = 5 * 1024 * 1024
 SLOT_WAIT_SECONDS = 0.5
 
 
-def host_allowed(url: str) -> bool:
-    """True when the client would call ``url`` (``CLOCKIFY_ALLOWED_API_DOMAINS``, scheme rules)."""
-    return get_client().hosts.allows(url)
+def prepare(call):
+    """The request of a call that passed every check, exactly as it will go on the wire.
+
+    :raise Forbidden: 403 ``host_not_allowed`` (nothing was sent).
+    :raise ServiceUnavailable: 503 ``clockify_unavailable``, the request cannot be built.
+    """
+    try:
+        return get_client().prepare(call.operation.method, call.url, token=call.token,
+                                    params=call.query_pairs or None, json=call.body)
+    except HostNotAllowed:
+        raise host_not_allowed() from None
+    except ClockifyError:
+        raise ServiceUnavailable("The call could not be sent to Clockify.", code="clockify_unavailable") from None
 
 
-def send(prepared) -> dict:
-    """Send a call that passed every check and shape Clockify's answer for the browser.
+def send(call, outgoing) -> dict:
+    """Send ``outgoing`` (from ``prepare(call)``) and shape Clockify's answer for the browser.
 
     :return: ``{"status", "headers", "body", "duration_ms", "request": {"method", "url", "query"}}``
         (plus ``"truncated": true`` when the body was cut), with the token masked wherever it
-        appears.
+        appears; ``request.url`` is the URL exactly as it was sent, query included.
     :raise RateLimited: 429, the workspace's budget is empty (nothing was sent).
-    :raise Forbidden: 403 ``host_not_allowed`` (nothing was sent).
+    :raise Forbidden: 403 ``host_not_allowed`` (refused at connection time; nothing was sent).
     :raise ServiceUnavailable: 503 ``clockify_unavailable``, Clockify could not be reached.
     """
-    operation = prepared.operation
+    operation = call.operation
     try:
-        response = get_client().request(
-            operation.method, prepared.url, workspace_id=prepared.workspace_id, token=prepared.token,
-            params=prepared.query_pairs or None, json=prepared.body, wait=SLOT_WAIT_SECONDS,
-            max_retries=0)
+        response = get_client().send(outgoing, workspace_id=call.workspace_id, wait=SLOT_WAIT_SECONDS,
+                                     max_retries=0)
     except RateLimitExceeded as exc:
         raise RateLimited("The workspace's Clockify request budget is spent; try again shortly.",
                           retry_after=exc.retry_after) from None
     except HostNotAllowed:
-        raise Forbidden("The Clockify host of this call is not in CLOCKIFY_ALLOWED_API_DOMAINS.",
-                        code="host_not_allowed") from None
+        raise host_not_allowed() from None
     except ClockifyUnavailable:
         raise ServiceUnavailable("Clockify could not be reached; try again later.",
                                  code="clockify_unavailable") from None
@@ -69,11 +77,11 @@ def send(prepared) -> dict:
                     if name.lower() in ALLOWED_RESPONSE_HEADERS},
         "body": body,
         "duration_ms": round(response.duration_ms, 1),
-        "request": {"method": operation.method, "url": prepared.url, "query": prepared.query},
+        "request": {"method": operation.method, "url": response.url, "query": call.query},
     }
     if truncated:
         answer["truncated"] = True
-    return _mask(answer, prepared.token)
+    return _mask(answer, call.token)
 
 
 def _mask(value: Any, token: str) -> Any:

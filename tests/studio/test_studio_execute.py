@@ -48,8 +48,8 @@ def test_execute_returns_clockifys_answer(app, post, token, fake_clockify):
     assert data["status"] == 200
     assert [p["name"] for p in data["body"]] == ["Apollo", "Gemini"]
     assert data["headers"]["Last-Page"] == "true" and "Content-Type" in data["headers"]
-    assert data["request"] == {"method": "GET", "url": f"{fake_clockify.api_url}/v1/workspaces/{WORKSPACE}/projects",
-                               "query": {"page": 1, "archived": False}}
+    sent_url = f"{fake_clockify.api_url}/v1/workspaces/{WORKSPACE}/projects?archived=false&page=1"
+    assert data["request"] == {"method": "GET", "query": {"page": 1, "archived": False}, "url": sent_url}
     assert isinstance(data["duration_ms"], float)
     assert token not in response.get_data(as_text=True)
 
