@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
-from .crypto import EncryptedText
+from .crypto import EncryptedText, token_digest
 from .extensions import db
 
 JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
@@ -48,7 +48,9 @@ class Installation(db.Model):
     workspace_id: Mapped[str] = mapped_column(sa.String(64), unique=True, index=True)
     addon_id: Mapped[str] = mapped_column(sa.String(64))
     status: Mapped[str] = mapped_column(sa.String(16), default=InstallationStatus.ACTIVE.value)
-    installation_token: Mapped[str] = mapped_column(EncryptedText())
+    # Erased at DELETED; the digest stays, so the token is still recognised (and refused).
+    installation_token: Mapped[str | None] = mapped_column(EncryptedText())
+    installation_token_digest: Mapped[str | None] = mapped_column(sa.String(64))
     api_url: Mapped[str] = mapped_column(sa.String(512))
     reports_url: Mapped[str | None] = mapped_column(sa.String(512))
     as_user: Mapped[str | None] = mapped_column(sa.String(64))
@@ -64,6 +66,13 @@ class Installation(db.Model):
     @property
     def is_active(self) -> bool:
         return self.status == InstallationStatus.ACTIVE.value
+
+    @validates("installation_token")
+    def _keep_digest(self, _key, token: str | None) -> str | None:
+        # Setting a token sets its digest; erasing it keeps the digest (see the column comment).
+        if token is not None:
+            self.installation_token_digest = token_digest(token)
+        return token
 
     def __repr__(self) -> str:
         return f"<Installation {self.workspace_id} {self.status}>"

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hmac
 import json
 from dataclasses import dataclass, field
 
 from sqlalchemy.exc import IntegrityError
 
+from ..crypto import token_digest
 from ..errors import Gone, NotFound
 from ..extensions import db
 from ..models import Installation, InstallationStatus, utcnow
@@ -46,7 +48,16 @@ def require_active(workspace_id: str) -> Installation:
 
     :raise NotFound: never installed. :raise Gone: 410 when inactive or deleted.
     """
-    installation = require(workspace_id)
+    return check_active(get(workspace_id))
+
+
+def check_active(installation: Installation | None) -> Installation:
+    """``installation`` when it exists and is ACTIVE.
+
+    :raise NotFound: None (never installed). :raise Gone: 410 when inactive or deleted.
+    """
+    if installation is None:
+        raise NotFound("The add-on is not installed on this workspace.", code="not_installed")
     if not installation.is_active:
         raise Gone(f"The add-on is {installation.status.lower()} on this workspace.",
                    status_value=installation.status)
@@ -114,6 +125,13 @@ def _upsert(record: InstallRecord) -> tuple[Installation, str]:
     webhooks.replace_manifest_tokens(record.workspace_id, record.webhooks)
     db.session.flush()
     return installation, outcome
+
+
+def is_installation_token(installation: Installation | None, token: str) -> bool:
+    """Whether ``token`` is the installation's token (current or erased at DELETED), by its
+    stored digest compared in constant time: nothing is decrypted."""
+    stored = installation.installation_token_digest if installation is not None else None
+    return stored is not None and hmac.compare_digest(stored, token_digest(token))
 
 
 def update_settings(installation: Installation, values: dict) -> bool:

@@ -73,6 +73,7 @@ def _accept(kind: str) -> _Call:
     settings = current_app.config["SETTINGS"]
     raw = read_limited_body(settings.webhook_max_payload_bytes)
     claims = auth.verify(lifecycle.token_from(request.headers), kind="lifecycle token")
+    auth.refuse_user_token(claims, kind="lifecycle token")
     body = parse_json(raw)
     fields = body if isinstance(body, dict) else {}
     body_workspace, body_addon = _text(fields.get("workspaceId")), _text(fields.get("addonId"))

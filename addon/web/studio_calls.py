@@ -27,6 +27,7 @@ from ..clockify.request_validation import (
     query_pairs,
     scalar_text,
 )
+from ..clockify.tokens import INSTALLATION, USER
 from ..errors import AddonError, BadRequest, Forbidden, NotFound, PayloadTooLarge, ServiceUnavailable, ValidationFailed
 from ..metrics import API_CALLS
 from ..store import api_calls
@@ -112,7 +113,7 @@ def run(call: CallRequest) -> dict:
     label = call.operation.operation_id if call.operation else UNKNOWN_OPERATION_LABEL
     audit = {"user_id": claims.user_id, "operation_id": call.operation.operation_id if call.operation else None,
              "method": call.method or "?", "path": call.path or "?",
-             "token_kind": "installation" if call.use_installation_token else "user"}
+             "token_kind": INSTALLATION if _uses_installation_token(call, claims) else USER}
     try:
         prepared = _prepare(call)
     except AddonError as refusal:
@@ -210,7 +211,7 @@ def _credentials(call: CallRequest, settings, claims, installation) -> tuple[str
     """The token the call runs with, and the API and reports base URLs that go with it."""
     from ..auth import user_token_from_request
 
-    if not call.use_installation_token:
+    if not _uses_installation_token(call, claims):
         return user_token_from_request(), claims.backend_url, reports_url_of(claims)
     if not settings.studio_allow_installation_token:
         raise Forbidden("Running calls with the installation token is turned off.",
@@ -219,6 +220,11 @@ def _credentials(call: CallRequest, settings, claims, installation) -> tuple[str
         raise Forbidden("Only workspace owners and admins may use the installation token.", code="admin_required")
     reports = installation.reports_url or claims.reports_url
     return installation.installation_token, installation.api_url, reports_base(installation.api_url, reports)
+
+
+def _uses_installation_token(call: CallRequest, claims) -> bool:
+    """The call runs with the installation token: asked for, or the caller presented it."""
+    return call.use_installation_token or claims.kind == INSTALLATION
 
 
 def reports_url_of(claims) -> str | None:
