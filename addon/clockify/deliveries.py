@@ -17,9 +17,8 @@ What Clockify sends beyond the two documented headers is UNCONFIRMED, so:
 from __future__ import annotations
 
 import hashlib
-import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,12 +60,12 @@ class ParsedBody:
         return self.text is not None
 
 
-def parse_body(raw: bytes) -> ParsedBody:
-    """Decode ``raw`` as UTF-8 JSON. Never raises: a bad body gives ``ok == False``."""
+def parse_body(raw: bytes, decode: Callable[[bytes], Any]) -> ParsedBody:
+    """Decode ``raw`` as UTF-8 JSON with the app's parser ``decode`` (which raises ``ValueError``
+    for what it refuses). Never raises: a refused body gives ``ok == False``."""
     try:
-        text = raw.decode("utf-8")
-        return ParsedBody(text, json.loads(text))
-    except (UnicodeDecodeError, ValueError, RecursionError):
+        return ParsedBody(raw.decode("utf-8"), decode(raw))
+    except ValueError:
         return ParsedBody(None)
 
 

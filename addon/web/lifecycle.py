@@ -32,7 +32,7 @@ bp = Blueprint("lifecycle", __name__, url_prefix="/lifecycle")
 
 # Metric labels: a small fixed set.
 _OUTCOMES = {"invalid_token": "invalid_token", "workspace_mismatch": "forbidden", "addon_mismatch": "forbidden",
-             "not_installed": "not_installed", "validation_failed": "invalid_body", "invalid_json": "invalid_body",
+             "not_installed": "not_installed", "validation_failed": "invalid_body", "malformed_json": "invalid_body",
              "payload_too_large": "too_large", "installation_inactive": "gone"}
 _PATH_LIMIT = 255
 

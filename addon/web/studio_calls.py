@@ -32,6 +32,7 @@ from ..errors import AddonError, BadRequest, Forbidden, NotFound, PayloadTooLarg
 from ..metrics import API_CALLS
 from ..store import api_calls
 from . import studio_outbound
+from .request_body import read_json
 
 # The envelope around the body ({operationId, pathParams, query, ...}) may add this much.
 ENVELOPE_ALLOWANCE_BYTES = 64 * 1024
@@ -236,11 +237,8 @@ def reports_url_of(claims) -> str | None:
 
 def _json_object(request) -> dict:
     settings = current_app.config["SETTINGS"]
-    limit = settings.api_call_max_payload_bytes + ENVELOPE_ALLOWANCE_BYTES
-    if request.content_length is not None and request.content_length > limit:
-        raise PayloadTooLarge(f"The request is larger than {limit} bytes.", limit=settings.api_call_max_payload_bytes)
-    request.max_content_length = limit  # also bounds bodies sent without Content-Length
-    data = request.get_json(silent=True)
+    data = read_json(settings.api_call_max_payload_bytes + ENVELOPE_ALLOWANCE_BYTES,
+                     too_large_limit=settings.api_call_max_payload_bytes)
     if not isinstance(data, dict):
         raise BadRequest("The request body must be a JSON object.")
     return data
