@@ -1,7 +1,7 @@
 """gunicorn settings for Heroku-style dynos (``gunicorn wsgi:app`` picks this file up).
 
 Validates the configuration before any worker boots, exactly as ``create_app`` will (``.env``
-included), so a bad value ends the master with one ``configuration error`` line instead of a
+included), so bad values end the master with one ``configuration error`` line each instead of a
 loop of workers failing to boot. Also: connections closed after an answer that left a body
 unread (``pre_request``, see ``addon/web/connection.py``), JSON logs (access lines included, tokens redacted), a
 fresh Prometheus multiprocess directory per boot, and dead workers' live gauges removed.
@@ -26,7 +26,7 @@ from addon.web.connection import bind_server_request  # noqa: E402
 try:
     _settings = load_settings(read_environ(), os.path.join(os.path.dirname(os.path.abspath(__file__)), "instance"))
 except ConfigError as _error:
-    sys.exit(f"configuration error: {_error}")
+    sys.exit(_error.report())
 
 bind = [f"0.0.0.0:{os.environ.get('PORT', '5000')}"]
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))

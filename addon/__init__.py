@@ -32,7 +32,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     :param overrides: values that win over the environment and ``.env``. Keys named like
         environment variables (``DATABASE_URL``...) are validated with them (a None value unsets
         the variable); other keys go to ``app.config``.
-    :raise SystemExit: with one ``configuration error: ...`` line when a variable is bad.
+    :raise SystemExit: with one ``configuration error: ...`` line per bad variable.
     """
     overrides = dict(overrides or {})
     app = Flask(__name__, instance_relative_config=True,
@@ -42,7 +42,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     try:
         settings = load_settings(environ, app.instance_path)
     except ConfigError as error:
-        raise SystemExit(f"configuration error: {error}") from None
+        raise SystemExit(error.report()) from None
     os.makedirs(app.instance_path, exist_ok=True)
 
     app.config.update(

@@ -3,7 +3,7 @@
 Every variable the server reads is declared in ``VARIABLES`` (name, default, description); the
 table in docs/configuration.md is checked against it by a test. ``read_environ`` gathers the raw
 strings (a ``.env`` file, then the process environment); ``load_settings`` turns them into a frozen
-``Settings`` or raises ``ConfigError`` naming the first bad variable. Every entry point (the app
+``Settings`` or raises ``ConfigError`` listing every bad variable, one line each. Every entry point (the app
 factory, ``gunicorn.conf.py``) validates through these two, so they agree on what is valid.
 """
 
@@ -45,7 +45,7 @@ class Variable:
 
 
 VARIABLES: tuple[Variable, ...] = (
-    Variable("ADDON_ENV", "development", "`development`, `test` or `production`."),
+    Variable("ADDON_ENV", "production", "`production`, `test` or `development` (`make dev` writes `development` into `.env`)."),
     Variable("BASE_URL", "http://localhost:5000", "Public URL of this server; the manifest's `baseUrl`. Must be https in production."),
     Variable("ADDON_KEY", "clockify-api-studio", "Manifest `key`; tokens must carry it as `sub`."),
     Variable("ADDON_NAME", "API Studio", "Manifest `name` (1-50 characters)."),
@@ -77,12 +77,45 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("BOOTSTRAP_TIME_ENTRIES_DAYS", "30", "How many days of time entries the bootstrap fetches."),
     Variable("WEBHOOK_SWEEP_SECONDS", "60", "How often the worker re-enqueues webhook events left unprocessed."),
     Variable("WEBHOOK_BATCH_LINGER_MS", "500", "How long a job of fresh webhook events waits for more before it ends (`0`: it ends at once)."),
+    Variable("METRICS_TOKEN", None, "Bearer token `/metrics` requires in production (at least 16 characters)."),
+    Variable("METRICS_PUBLIC", "false", "`true` serves `/metrics` without a token in production (behind a private network only)."),
 )
 _BY_NAME = {v.name: v for v in VARIABLES}
 
 
 class ConfigError(ValueError):
-    """A variable is missing or malformed. The message starts with the variable's name."""
+    """Variables are missing or malformed: one line per problem, each starting with the
+    variable's name (``lines``)."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.lines = message.splitlines()
+
+    def report(self) -> str:
+        """What an entry point prints before it exits: ``configuration error: ...`` per line."""
+        return "\n".join(f"configuration error: {line}" for line in self.lines)
+
+
+class _Problems:
+    """Collects the ``ConfigError`` of each check, so that all of them are reported at once."""
+
+    def __init__(self):
+        self.lines: list[str] = []
+
+    def check(self, parse, *args, fallback=None):
+        """``parse(*args)``, or ``fallback`` after noting its ``ConfigError``."""
+        try:
+            return parse(*args)
+        except ConfigError as error:
+            self.lines.extend(error.lines)
+            return fallback
+
+    def add(self, message: str) -> None:
+        self.lines.append(message)
+
+    def raise_any(self) -> None:
+        if self.lines:
+            raise ConfigError("\n".join(self.lines))
 
 
 @dataclass(frozen=True)
@@ -121,6 +154,8 @@ class Settings:
     bootstrap_time_entries_days: int
     webhook_sweep_seconds: int
     webhook_batch_linger_ms: int
+    metrics_token: str | None
+    metrics_public: bool
     instance_path: str = field(default="", repr=False)
 
     @property
@@ -150,89 +185,74 @@ def read_environ(overrides: Mapping[str, Any] | None = None, directory: str | Pa
 def load_settings(environ: Mapping[str, str], instance_path: str) -> Settings:
     """Validate ``environ`` and return Settings.
 
-    :raise ConfigError: naming the first variable that is missing or malformed.
+    :raise ConfigError: listing every variable that is missing or malformed, one per line.
     """
+    problems = _Problems()
     raw = {v.name: _value(environ, v.name) for v in VARIABLES}
-    env = _choice(raw, "ADDON_ENV", ENVIRONMENTS)
+    env = problems.check(_choice, raw, "ADDON_ENV", ENVIRONMENTS)
     production = env == "production"
 
-    base_url = _url(raw, "BASE_URL")
-    if production and not base_url.startswith("https://"):
-        raise ConfigError("BASE_URL must be an https URL in production")
+    base_url = problems.check(_url, raw, "BASE_URL", fallback="")
+    if production and base_url and not base_url.startswith("https://"):
+        problems.add("BASE_URL must be an https URL in production")
 
-    database_url = _database_url(raw.get("DATABASE_URL"), instance_path)
+    database_url = problems.check(_database_url, raw.get("DATABASE_URL"), instance_path, fallback="")
     if production and database_url.startswith("sqlite"):
-        raise ConfigError("DATABASE_URL must point at PostgreSQL in production (SQLite is refused)")
+        problems.add("DATABASE_URL must point at PostgreSQL in production (SQLite is refused)")
 
     redis_url = raw.get("REDIS_URL")
     if redis_url is not None:
-        _check_redis_url(redis_url)
+        problems.check(_check_redis_url, redis_url)
     if production and redis_url is None:
-        raise ConfigError("REDIS_URL is required in production")
+        problems.add("REDIS_URL is required in production")
 
     if production and raw.get("TOKEN_ENCRYPTION_KEY") is None:
-        raise ConfigError("TOKEN_ENCRYPTION_KEY is required in production")
-    key = _fernet_key(raw.get("TOKEN_ENCRYPTION_KEY"), instance_path)
+        problems.add("TOKEN_ENCRYPTION_KEY is required in production")
+        key = b""
+    else:
+        key = problems.check(_fernet_key, raw.get("TOKEN_ENCRYPTION_KEY"), instance_path, fallback=b"")
 
-    verify = _bool(raw, "REQUIRE_SIGNATURE_VERIFICATION")
+    verify = problems.check(_bool, raw, "REQUIRE_SIGNATURE_VERIFICATION", fallback=True)
     if production and not verify:
-        raise ConfigError("REQUIRE_SIGNATURE_VERIFICATION cannot be false in production")
+        problems.add("REQUIRE_SIGNATURE_VERIFICATION cannot be false in production")
 
     key_path = raw.get("CLOCKIFY_PUBLIC_KEY_PATH")
     if key_path is not None:
-        try:
-            pem = Path(key_path).read_bytes()
-        except OSError:
-            raise ConfigError(f"CLOCKIFY_PUBLIC_KEY_PATH: no readable file at {key_path!r}") from None
-        _check_public_key("CLOCKIFY_PUBLIC_KEY_PATH", pem)
+        problems.check(_check_public_key_file, key_path)
     public_key = raw.get("CLOCKIFY_PUBLIC_KEY")
     if public_key is not None:
         # Dashboards often store a PEM on one line with literal "\\n" separators.
         public_key = public_key.replace("\\n", "\n")
-        _check_public_key("CLOCKIFY_PUBLIC_KEY", public_key.encode())
+        problems.check(_check_public_key, "CLOCKIFY_PUBLIC_KEY", public_key.encode())
     jwks_url = raw.get("CLOCKIFY_JWKS_URL")
     if jwks_url is not None:
-        _url(raw, "CLOCKIFY_JWKS_URL")
+        problems.check(_url, raw, "CLOCKIFY_JWKS_URL")
 
     addon_key = raw["ADDON_KEY"]
     if not 2 <= len(addon_key) <= 50:
-        raise ConfigError("ADDON_KEY must be 2 to 50 characters")
+        problems.add("ADDON_KEY must be 2 to 50 characters")
     addon_name = raw["ADDON_NAME"]
     if not 1 <= len(addon_name) <= 50:
-        raise ConfigError("ADDON_NAME must be 1 to 50 characters")
+        problems.add("ADDON_NAME must be 1 to 50 characters")
 
     queues = _list(raw, "RQ_QUEUES")
-    unknown = [q for q in queues if q not in QUEUE_NAMES]
-    if not queues or unknown:
-        raise ConfigError(f"RQ_QUEUES must list queues among {', '.join(QUEUE_NAMES)}")
+    if not queues or [q for q in queues if q not in QUEUE_NAMES]:
+        problems.add(f"RQ_QUEUES must list queues among {', '.join(QUEUE_NAMES)}")
 
-    schema_version = _choice(raw, "MANIFEST_SCHEMA_VERSION", SCHEMA_VERSIONS)
-    events = raw.get("WEBHOOK_EVENTS")
-    webhook_events: tuple[str, ...] | str | None
-    if events is None:
-        webhook_events = None
-    elif events.strip().lower() == "all":
-        webhook_events = "all"
-    else:
-        webhook_events = _list(raw, "WEBHOOK_EVENTS")
-        unknown = [e for e in webhook_events if not contract_events.is_known(e)]
-        if not webhook_events or unknown:
-            raise ConfigError(f"WEBHOOK_EVENTS names an unknown event: {unknown[0] if unknown else '(empty)'!r}")
-
-    scopes = None
-    if raw.get("ADDON_SCOPES") is not None:
-        scopes = _list(raw, "ADDON_SCOPES")
-        known = set(contract_schemas.scopes(schema_version))
-        unknown = [s for s in scopes if s not in known]
-        if not scopes or unknown:
-            raise ConfigError(f"ADDON_SCOPES names a scope manifest schema {schema_version} does not have: "
-                              f"{unknown[0] if unknown else '(empty)'!r}")
+    schema_version = problems.check(_choice, raw, "MANIFEST_SCHEMA_VERSION", SCHEMA_VERSIONS,
+                                    fallback=_BY_NAME["MANIFEST_SCHEMA_VERSION"].default)
+    webhook_events = problems.check(_webhook_events, raw)
+    scopes = problems.check(_scopes, raw, schema_version)
 
     frame_ancestors = raw["FRAME_ANCESTORS"]
     if not _CSP_SOURCES.match(frame_ancestors) or _CSP_SEPARATORS.search(frame_ancestors):
-        raise ConfigError("FRAME_ANCESTORS must be space-separated CSP sources (no ';', ',' or control characters)")
+        problems.add("FRAME_ANCESTORS must be space-separated CSP sources (no ';', ',' or control characters)")
 
-    return Settings(
+    metrics_token = raw.get("METRICS_TOKEN")
+    if metrics_token is not None and len(metrics_token) < 16:
+        problems.add("METRICS_TOKEN must be at least 16 characters")
+
+    settings = dict(
         env=env,
         base_url=base_url.rstrip("/"),
         addon_key=addon_key,
@@ -245,28 +265,65 @@ def load_settings(environ: Mapping[str, str], instance_path: str) -> Settings:
         clockify_public_key=public_key,
         clockify_public_key_path=key_path,
         clockify_jwks_url=jwks_url,
-        allowed_api_domains=_domains(raw),
-        rate_limit_rps=_int(raw, "RATE_LIMIT_RPS", 1, 10_000),
-        api_call_max_payload_bytes=_int(raw, "API_CALL_MAX_PAYLOAD_BYTES", 1, 1 << 30),
-        webhook_max_payload_bytes=_int(raw, "WEBHOOK_MAX_PAYLOAD_BYTES", 1, 1 << 30),
-        webhook_request_max_retries=_int(raw, "WEBHOOK_REQUEST_MAX_RETRIES", 0, 20),
-        webhook_request_backoff_base=_float(raw, "WEBHOOK_REQUEST_BACKOFF_BASE", 0.0, 60.0),
-        webhook_request_backoff_cap=_float(raw, "WEBHOOK_REQUEST_BACKOFF_CAP", 0.0, 3600.0),
-        clockify_read_timeout=_float(raw, "CLOCKIFY_READ_TIMEOUT", 0.1, 300.0),
-        log_level=_choice(raw, "LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"), upper=True),
+        allowed_api_domains=problems.check(_domains, raw),
+        rate_limit_rps=problems.check(_int, raw, "RATE_LIMIT_RPS", 1, 10_000),
+        api_call_max_payload_bytes=problems.check(_int, raw, "API_CALL_MAX_PAYLOAD_BYTES", 1, 1 << 30),
+        webhook_max_payload_bytes=problems.check(_int, raw, "WEBHOOK_MAX_PAYLOAD_BYTES", 1, 1 << 30),
+        webhook_request_max_retries=problems.check(_int, raw, "WEBHOOK_REQUEST_MAX_RETRIES", 0, 20),
+        webhook_request_backoff_base=problems.check(_float, raw, "WEBHOOK_REQUEST_BACKOFF_BASE", 0.0, 60.0),
+        webhook_request_backoff_cap=problems.check(_float, raw, "WEBHOOK_REQUEST_BACKOFF_CAP", 0.0, 3600.0),
+        clockify_read_timeout=problems.check(_float, raw, "CLOCKIFY_READ_TIMEOUT", 0.1, 300.0),
+        log_level=problems.check(_choice, raw, "LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"),
+                                 True),
         manifest_schema_version=schema_version,
-        manifest_max_webhooks=_int(raw, "MANIFEST_MAX_WEBHOOKS", 0, 100),
+        manifest_max_webhooks=problems.check(_int, raw, "MANIFEST_MAX_WEBHOOKS", 0, 100),
         webhook_events=webhook_events,
         addon_scopes=scopes,
-        studio_access_level=_choice(raw, "STUDIO_ACCESS_LEVEL", ACCESS_LEVELS, upper=True),
-        studio_allow_installation_token=_bool(raw, "STUDIO_ALLOW_INSTALLATION_TOKEN"),
+        studio_access_level=problems.check(_choice, raw, "STUDIO_ACCESS_LEVEL", ACCESS_LEVELS, True),
+        studio_allow_installation_token=problems.check(_bool, raw, "STUDIO_ALLOW_INSTALLATION_TOKEN"),
         frame_ancestors=frame_ancestors,
-        bootstrap_page_size=_int(raw, "BOOTSTRAP_PAGE_SIZE", 1, 5000),
-        bootstrap_time_entries_days=_int(raw, "BOOTSTRAP_TIME_ENTRIES_DAYS", 0, 3650),
-        webhook_sweep_seconds=_int(raw, "WEBHOOK_SWEEP_SECONDS", 1, 86_400),
-        webhook_batch_linger_ms=_int(raw, "WEBHOOK_BATCH_LINGER_MS", 0, 10_000),
+        bootstrap_page_size=problems.check(_int, raw, "BOOTSTRAP_PAGE_SIZE", 1, 5000),
+        bootstrap_time_entries_days=problems.check(_int, raw, "BOOTSTRAP_TIME_ENTRIES_DAYS", 0, 3650),
+        webhook_sweep_seconds=problems.check(_int, raw, "WEBHOOK_SWEEP_SECONDS", 1, 86_400),
+        webhook_batch_linger_ms=problems.check(_int, raw, "WEBHOOK_BATCH_LINGER_MS", 0, 10_000),
+        metrics_token=metrics_token,
+        metrics_public=problems.check(_bool, raw, "METRICS_PUBLIC"),
         instance_path=instance_path,
     )
+    problems.raise_any()
+    return Settings(**settings)
+
+
+def _webhook_events(raw) -> tuple[str, ...] | str | None:
+    events = raw.get("WEBHOOK_EVENTS")
+    if events is None:
+        return None
+    if events.strip().lower() == "all":
+        return "all"
+    webhook_events = _list(raw, "WEBHOOK_EVENTS")
+    unknown = [e for e in webhook_events if not contract_events.is_known(e)]
+    if not webhook_events or unknown:
+        raise ConfigError(f"WEBHOOK_EVENTS names an unknown event: {unknown[0] if unknown else '(empty)'!r}")
+    return webhook_events
+
+
+def _scopes(raw, schema_version: str) -> tuple[str, ...] | None:
+    if raw.get("ADDON_SCOPES") is None:
+        return None
+    scopes = _list(raw, "ADDON_SCOPES")
+    unknown = [s for s in scopes if s not in set(contract_schemas.scopes(schema_version))]
+    if not scopes or unknown:
+        raise ConfigError(f"ADDON_SCOPES names a scope manifest schema {schema_version} does not have: "
+                          f"{unknown[0] if unknown else '(empty)'!r}")
+    return scopes
+
+
+def _check_public_key_file(key_path: str) -> None:
+    try:
+        pem = Path(key_path).read_bytes()
+    except OSError:
+        raise ConfigError(f"CLOCKIFY_PUBLIC_KEY_PATH: no readable file at {key_path!r}") from None
+    _check_public_key("CLOCKIFY_PUBLIC_KEY_PATH", pem)
 
 
 def _value(environ: Mapping[str, str], name: str) -> str | None:

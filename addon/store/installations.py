@@ -155,13 +155,17 @@ def set_status(installation: Installation, status: str) -> bool:
 
 
 def mark_deleted(installation: Installation) -> bool:
-    """Soft delete (status DELETED, ``uninstalled_at``; webhook rows kept); commits.
+    """Soft delete (status DELETED, ``uninstalled_at``) and erase the installation token and the
+    webhook tokens, keeping their digests (a late delivery is told apart from a forgery, and the
+    dead installation token is still recognised and refused); commits.
 
     :return: False when it was already deleted.
     """
     if installation.status == InstallationStatus.DELETED.value:
         return False
     now = utcnow()
+    installation.installation_token = None
+    webhooks.erase_tokens(installation.workspace_id)
     installation.status = InstallationStatus.DELETED.value
     installation.status_changed_at = now
     installation.uninstalled_at = now
