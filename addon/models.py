@@ -26,11 +26,15 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def as_utc(value: datetime) -> datetime:
+    """``value`` in UTC: the one conversion of naive times, which are UTC here (SQLite hands
+    stored times back naive; so does ``datetime.fromisoformat`` for a time without offset)."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 def isoformat_utc(value: datetime | None) -> str | None:
-    """ISO 8601 with the UTC offset; SQLite hands stored times back naive, and they are UTC."""
-    if value is None:
-        return None
-    return (value if value.tzinfo is not None else value.replace(tzinfo=UTC)).isoformat()
+    """ISO 8601 with the UTC offset (None stays None)."""
+    return None if value is None else as_utc(value).isoformat()
 
 
 class InstallationStatus(enum.StrEnum):
