@@ -16,8 +16,10 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	touch $@
 
 # Without REDIS_URL the web process runs jobs itself on in-memory Redis (embedded mode);
-# with it, a separate worker process is started beside the web server.
+# with it, a separate worker process is started beside the web server. ADDON_ENV defaults to
+# production: without a .env, one asking for development is written (so `flask ...` works too).
 dev: $(VENV)/.installed
+	@[ -f .env ] || { echo "ADDON_ENV=development" > .env && echo "wrote .env: ADDON_ENV=development"; }
 	$(VENV)/bin/flask db upgrade
 	@if [ -n "$$REDIS_URL" ]; then \
 		trap 'kill 0' EXIT; $(PY) worker.py & \

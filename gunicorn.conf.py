@@ -1,8 +1,9 @@
 """gunicorn settings for Heroku-style dynos (``gunicorn wsgi:app`` picks this file up).
 
 Validates the configuration before any worker boots, exactly as ``create_app`` will (``.env``
-included), so a bad value ends the master with one ``configuration error`` line instead of a
-loop of workers failing to boot. Also: JSON logs (access lines included, tokens redacted), a
+included), so bad values end the master with one ``configuration error`` line each instead of a
+loop of workers failing to boot. Also: connections closed after an answer that left a body
+unread (``pre_request``, see ``addon/web/connection.py``), JSON logs (access lines included, tokens redacted), a
 fresh Prometheus multiprocess directory per boot, and dead workers' live gauges removed.
 """
 
@@ -20,11 +21,12 @@ if _multiproc_dir:
 
 from addon.config import ConfigError, load_settings, read_environ  # noqa: E402
 from addon.logs import logging_config  # noqa: E402
+from addon.web.connection import bind_server_request  # noqa: E402
 
 try:
     _settings = load_settings(read_environ(), os.path.join(os.path.dirname(os.path.abspath(__file__)), "instance"))
 except ConfigError as _error:
-    sys.exit(f"configuration error: {_error}")
+    sys.exit(_error.report())
 
 bind = [f"0.0.0.0:{os.environ.get('PORT', '5000')}"]
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
@@ -41,6 +43,16 @@ control_socket_disable = True
 logconfig_dict = logging_config(_settings.log_level, gunicorn=True)
 # The path without its query string: the sidebar's query carries the user's token.
 access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms request_id=%({x-request-id}o)s'
+
+def pre_request(worker, req):
+    # An answer given before the app read the whole body must be able to close the connection
+    # (addon/web/connection.py); gunicorn ignores a Connection header set by the app.
+    bind_server_request(req)
+
+
+def post_request(worker, req, environ, resp):
+    bind_server_request(None)
+
 
 def child_exit(server, worker):
     if _multiproc_dir:

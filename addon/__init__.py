@@ -20,6 +20,7 @@ from .errors import register_error_handlers
 from .extensions import db, migrate
 from .request_context import HEADER as REQUEST_ID_HEADER
 from .request_context import bind, sanitize
+from .web.connection import CloseUnreadBodies
 
 ROOT = Path(__file__).resolve().parent.parent
 _VARIABLE_NAMES = {v.name for v in VARIABLES}
@@ -31,7 +32,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     :param overrides: values that win over the environment and ``.env``. Keys named like
         environment variables (``DATABASE_URL``...) are validated with them (a None value unsets
         the variable); other keys go to ``app.config``.
-    :raise SystemExit: with one ``configuration error: ...`` line when a variable is bad.
+    :raise SystemExit: with one ``configuration error: ...`` line per bad variable.
     """
     overrides = dict(overrides or {})
     app = Flask(__name__, instance_relative_config=True,
@@ -41,7 +42,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     try:
         settings = load_settings(environ, app.instance_path)
     except ConfigError as error:
-        raise SystemExit(f"configuration error: {error}") from None
+        raise SystemExit(error.report()) from None
     os.makedirs(app.instance_path, exist_ok=True)
 
     app.config.update(
@@ -53,7 +54,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     )
     app.config.update({k: v for k, v in overrides.items() if k not in _VARIABLE_NAMES})
     # One trusted proxy hop (Heroku's router); more hops would let clients spoof remote_addr.
-    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_port=1)
+    app.wsgi_app = CloseUnreadBodies(ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_port=1))
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True, compare_type=True)

@@ -4,7 +4,7 @@ function of its area, so the groups are complete once this module is imported.""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -26,13 +26,14 @@ def replay_webhooks(workspace_id: str, since: str | None, event_type: str | None
     from redis.exceptions import RedisError
 
     from .jobs.events import replay
+    from .models import as_utc
 
     try:
         moment = datetime.fromisoformat(since) if since else None
     except ValueError:
         raise click.BadParameter("expected an ISO 8601 date or time", param_hint="--since") from None
     if moment is not None:
-        moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+        moment = as_utc(moment)
     try:
         result = replay(workspace_id, since=moment, event_type=event_type)
     except RedisError as error:

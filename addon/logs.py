@@ -24,14 +24,23 @@ _TOKEN_FIELD = re.compile(
 )
 
 
-# Field names whose whole value is a secret: ``auth_token``, ``X-Addon-Token``, ``Authorization``,
-# ``Clockify-Signature``... (``token_kind`` or ``token_digest`` are not secrets and stay).
-_SECRET_KEY = re.compile(r"(?i)(token|authorization|signature|secret|password|api[_-]?key|cookie)$")
+# The one rule for field names whose whole value is a secret (logs and the API Studio audit):
+# names ending in one of these words, ``auth_token``, ``X-Addon-Token``, ``Authorization``,
+# ``Clockify-Signature``, ``clientSecret``, ``db_password``... (``token_kind`` or ``token_digest``
+# describe a secret without holding it, and stay).
+SECRET_FIELD = re.compile(
+    r"(?i)(token|tokens|authorization|signature|secret|password|passwd|api[_-]?key|private[_-]?key"
+    r"|secret[_-]?key|cookie|credentials?)$")
 
 
 def redact(text: str) -> str:
     """Replace every token-looking substring of ``text``."""
     return _TOKEN_FIELD.sub(lambda m: m.group(1) + REDACTED, _JWT.sub(REDACTED, text))
+
+
+def is_secret_field(name) -> bool:
+    """Whether a field (header, JSON key, log extra) named ``name`` holds a secret."""
+    return isinstance(name, str) and SECRET_FIELD.search(name) is not None
 
 
 def redact_value(value):
@@ -40,7 +49,7 @@ def redact_value(value):
     if isinstance(value, str):
         return redact(value)
     if isinstance(value, dict):
-        return {k: REDACTED if isinstance(k, str) and _SECRET_KEY.search(k) and v is not None else redact_value(v)
+        return {k: REDACTED if is_secret_field(k) and v is not None else redact_value(v)
                 for k, v in value.items()}
     if isinstance(value, list | tuple):
         return type(value)(redact_value(v) for v in value)
@@ -75,7 +84,7 @@ class RedactingFilter(logging.Filter):
         record.args = None
         for key, value in list(record.__dict__.items()):
             if key not in _STANDARD:
-                setattr(record, key, REDACTED if _SECRET_KEY.search(key) and value is not None
+                setattr(record, key, REDACTED if is_secret_field(key) and value is not None
                         else redact_value(value))
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)

@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
-from .crypto import EncryptedText
+from .crypto import EncryptedText, token_digest
 from .extensions import db
 
 JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
@@ -26,11 +26,15 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def as_utc(value: datetime) -> datetime:
+    """``value`` in UTC: the one conversion of naive times, which are UTC here (SQLite hands
+    stored times back naive; so does ``datetime.fromisoformat`` for a time without offset)."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 def isoformat_utc(value: datetime | None) -> str | None:
-    """ISO 8601 with the UTC offset; SQLite hands stored times back naive, and they are UTC."""
-    if value is None:
-        return None
-    return (value if value.tzinfo is not None else value.replace(tzinfo=UTC)).isoformat()
+    """ISO 8601 with the UTC offset (None stays None)."""
+    return None if value is None else as_utc(value).isoformat()
 
 
 class InstallationStatus(enum.StrEnum):
@@ -48,7 +52,9 @@ class Installation(db.Model):
     workspace_id: Mapped[str] = mapped_column(sa.String(64), unique=True, index=True)
     addon_id: Mapped[str] = mapped_column(sa.String(64))
     status: Mapped[str] = mapped_column(sa.String(16), default=InstallationStatus.ACTIVE.value)
-    installation_token: Mapped[str] = mapped_column(EncryptedText())
+    # Erased at DELETED; the digest stays, so the token is still recognised (and refused).
+    installation_token: Mapped[str | None] = mapped_column(EncryptedText())
+    installation_token_digest: Mapped[str | None] = mapped_column(sa.String(64))
     api_url: Mapped[str] = mapped_column(sa.String(512))
     reports_url: Mapped[str | None] = mapped_column(sa.String(512))
     as_user: Mapped[str | None] = mapped_column(sa.String(64))
@@ -64,6 +70,13 @@ class Installation(db.Model):
     @property
     def is_active(self) -> bool:
         return self.status == InstallationStatus.ACTIVE.value
+
+    @validates("installation_token")
+    def _keep_digest(self, _key, token: str | None) -> str | None:
+        # Setting a token sets its digest; erasing it keeps the digest (see the column comment).
+        if token is not None:
+            self.installation_token_digest = token_digest(token)
+        return token
 
     def __repr__(self) -> str:
         return f"<Installation {self.workspace_id} {self.status}>"

@@ -17,13 +17,12 @@ What Clockify sends beyond the two documented headers is UNCONFIRMED, so:
 from __future__ import annotations
 
 import hashlib
-import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..logs import redact
+from ..logs import is_secret_field, redact
 from . import events
 
 EVENT_TYPE_HEADER = "Clockify-Webhook-Event-Type"
@@ -31,11 +30,6 @@ TOKEN_HEADER = "Clockify-Signature"
 DELIVERY_ID_HEADERS = ("Clockify-Delivery-Id", "X-Clockify-Delivery-Id")
 BODY_EVENT_TYPE_FIELDS = ("eventType", "event")
 UNKNOWN_EVENT_LABEL = "UNKNOWN"
-
-# Headers that carry credentials: never stored with an event.
-SECRET_HEADERS = frozenset(h.lower() for h in (
-    TOKEN_HEADER, "Authorization", "Proxy-Authorization", "Cookie", "X-Addon-Token",
-    "X-Addon-Lifecycle-Token", "X-Api-Key"))
 
 _EVENT_NAME = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
 _DELIVERY_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -61,12 +55,12 @@ class ParsedBody:
         return self.text is not None
 
 
-def parse_body(raw: bytes) -> ParsedBody:
-    """Decode ``raw`` as UTF-8 JSON. Never raises: a bad body gives ``ok == False``."""
+def parse_body(raw: bytes, decode: Callable[[bytes], Any]) -> ParsedBody:
+    """Decode ``raw`` as UTF-8 JSON with the app's parser ``decode`` (which raises ``ValueError``
+    for what it refuses). Never raises: a refused body gives ``ok == False``."""
     try:
-        text = raw.decode("utf-8")
-        return ParsedBody(text, json.loads(text))
-    except (UnicodeDecodeError, ValueError, RecursionError):
+        return ParsedBody(raw.decode("utf-8"), decode(raw))
+    except ValueError:
         return ParsedBody(None)
 
 
@@ -148,8 +142,9 @@ def dedupe_key(event_type: str, raw_body: bytes, delivery: str | None = None) ->
 
 
 def storable_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    """The request headers to keep with an event: credentials dropped, token-looking values redacted."""
-    return {name: redact(value) for name, value in headers.items() if name.lower() not in SECRET_HEADERS}
+    """The request headers to keep with an event: credentials (``is_secret_field``) dropped,
+    token-looking values redacted."""
+    return {name: redact(value) for name, value in headers.items() if not is_secret_field(name)}
 
 
 def event_label(event_type: str | None) -> str:

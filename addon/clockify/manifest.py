@@ -177,9 +177,10 @@ def write_manifest(settings, path: str | Path) -> dict:
 
 
 def default_settings():
-    """Settings with every variable at its documented default: the ones the committed
+    """Settings with every variable at its documented default, in development (production
+    refuses the defaults' http ``BASE_URL`` and SQLite): the ones the committed
     ``manifest.json`` is generated from (``flask manifest write --defaults``)."""
     from ..config import load_settings
 
     with tempfile.TemporaryDirectory() as instance:  # the default settings generate a key file
-        return load_settings({}, instance)
+        return load_settings({"ADDON_ENV": "development"}, instance)

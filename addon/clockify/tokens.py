@@ -4,6 +4,10 @@ Every token: signature by a trusted key with ``alg`` pinned to RS256, ``iss == "
 ``type == "addon"``, ``sub == <manifest key>``, ``exp`` when present (small leeway), a
 ``workspaceId`` claim. Then, per request, the workspace and add-on it is about.
 There is no JWKS at Clockify: the published PEM is pinned; a JWKS URL is optional.
+
+Every kind passes the same checks, so the kind is told apart afterwards: the installation token
+by its stored digest (the caller knows it), a user token by the claims only user tokens carry
+(``require_user_token``). Lifecycle and webhook tokens have neither.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import jwt
@@ -23,7 +27,14 @@ ALGORITHM = "RS256"
 LEEWAY_SECONDS = 30
 # Distinct tokens whose verified signature a verifier remembers (a webhook token each).
 SIGNATURE_CACHE_SIZE = 4096
-CHECKS = ("missing", "signature", "algorithm", "expired", "issuer", "subject", "type", "workspace", "addon")
+CHECKS = ("missing", "signature", "algorithm", "expired", "issuer", "subject", "type", "workspace", "addon",
+          "token_kind")
+# What a verified token is, once its kind is known.
+USER, INSTALLATION = "user", "installation"
+# Claims a user token must carry besides ``exp`` (shared/clockify README §6.2); the first ones
+# are in user tokens only.
+USER_ONLY_CLAIMS = ("workspaceRole", "language", "theme")
+USER_TOKEN_CLAIMS = ("workspaceRole", "user")
 
 
 class TokenError(Exception):
@@ -61,11 +72,19 @@ class AddonClaims:
     language: str | None
     expires_at: float | None
     raw: dict = field(repr=False, compare=False)
+    # Set once the kind is established (``USER`` or ``INSTALLATION``); None until then.
+    kind: str | None = None
 
     @property
     def is_admin(self) -> bool:
-        """True for workspace owners and admins."""
-        return (self.workspace_role or "").upper() in ("OWNER", "ADMIN")
+        """True for workspace owners and admins, and for the installation token (it acts with the
+        owner's rights)."""
+        return self.kind == INSTALLATION or (self.workspace_role or "").upper() in ("OWNER", "ADMIN")
+
+    @property
+    def has_user_claims(self) -> bool:
+        """True when the token carries a claim only user tokens carry."""
+        return any(name in self.raw for name in USER_ONLY_CLAIMS)
 
     @classmethod
     def from_payload(cls, payload: dict) -> AddonClaims:
@@ -81,6 +100,21 @@ class AddonClaims:
             expires_at=payload.get("exp") if isinstance(payload.get("exp"), (int, float)) else None,
             raw=payload,
         )
+
+
+def require_user_token(claims: AddonClaims) -> AddonClaims:
+    """Check that verified ``claims`` are a user token's: every user-token claim, and an ``exp``
+    (whose time ``TokenVerifier.verify`` has already checked). Return them marked ``USER``.
+
+    :raise TokenError: ``token_kind`` (401) naming what is missing.
+    """
+    missing = [name for name in USER_TOKEN_CLAIMS if not isinstance(claims.raw.get(name), str) or not claims.raw[name]]
+    if missing:
+        raise TokenError("token_kind", "Only a user token is accepted here; the token has no "
+                         + " or ".join(missing) + " claim.")
+    if claims.expires_at is None:
+        raise TokenError("token_kind", "Only a user token is accepted here; the token has no exp claim.")
+    return replace(claims, kind=USER)
 
 
 def load_public_key(pem: str | bytes):

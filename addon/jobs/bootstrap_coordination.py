@@ -17,6 +17,8 @@ from datetime import UTC, datetime, timedelta
 import redis
 from rq.job import Job, JobStatus
 
+from ..models import as_utc
+
 PREFIX = "addon:bootstrap:"
 LEASE_SECONDS = 6.0
 KEY_TTL_SECONDS = 24 * 3600
@@ -99,7 +101,7 @@ class RunCoordination:
                 continue
             status = job.get_status(refresh=False)
             if status in WAITING_STATUSES or (status == JobStatus.STARTED and job.started_at is not None
-                                              and _aware(job.started_at) > recently):
+                                              and as_utc(job.started_at) > recently):
                 return True
         return False
 
@@ -121,5 +123,3 @@ class RunCoordination:
             self.connection.delete(*keys)
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

@@ -18,7 +18,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app
 from redis.exceptions import RedisError
@@ -32,7 +32,7 @@ from .. import metrics
 from ..clockify.deliveries import event_label
 from ..extensions import db
 from ..logs import redact
-from ..models import WebhookEvent, utcnow
+from ..models import WebhookEvent, as_utc, utcnow
 from ..queueing import get_redis
 from ..store import events, installations
 from ..webhook_handlers import Event, Skipped, handler_name, registry
@@ -142,7 +142,7 @@ def _run_claimed(workspace_id: str, claimed: list[Row], final: Callable[[Row], b
         events.record_outcomes(outcomes)
         return outcomes
     now = utcnow()
-    lags = [((now - _aware(e.received_at)).total_seconds(), {}) for e in claimed if e.attempts == 1]
+    lags = [((now - as_utc(e.received_at)).total_seconds(), {}) for e in claimed if e.attempts == 1]
     durations, outcomes = [], []
     for event in claimed:
         started = time.monotonic()
@@ -185,7 +185,7 @@ def _handler_event(event: Row) -> Event:
     except ValueError:  # stored bodies were parsed at receipt; a hand-edited row must not crash the job
         payload = None
     return Event(id=event.id, workspace_id=event.workspace_id, event_type=event.event_type, payload=payload,
-                 known=event.known_event, received_at=_aware(event.received_at), attempt=event.attempts)
+                 known=event.known_event, received_at=as_utc(event.received_at), attempt=event.attempts)
 
 
 def _run_handlers(event: Event) -> tuple[list[str], list[str]]:
@@ -210,9 +210,6 @@ def _run_handlers(event: Event) -> tuple[list[str], list[str]]:
     return errors, notes
 
 
-def _aware(moment: datetime) -> datetime:
-    # SQLite hands back naive datetimes; every stored time is UTC.
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _job_pending(event: WebhookEvent) -> bool:

@@ -136,6 +136,8 @@ def _deregister(workspace_id: str, only_failed: bool) -> list[dict]:
     if installation is None or not rows:
         return []
     client, token = get_client(), installation.installation_token
+    if token is None:
+        return _erased_token_report(workspace_id, rows)
     report = []
     for row in rows:
         url = join_url(installation.api_url, f"/v1/workspaces/{workspace_id}/webhooks/{row.clockify_webhook_id}")
@@ -159,6 +161,19 @@ def _deregister(workspace_id: str, only_failed: bool) -> list[dict]:
                        "error": row.last_error})
     log.info("deregistration of %s: %s", workspace_id,
              ", ".join(f"{entry['event']}={entry['status']}" for entry in report))
+    return report
+
+
+def _erased_token_report(workspace_id: str, rows) -> list[dict]:
+    """DELETED erased the installation token, which Clockify revoked anyway: a DELETE with it
+    could only be refused (401), so none is sent."""
+    report = []
+    for row in rows:
+        api_webhooks.mark(row, "delete_refused", "the installation token was erased at uninstall")
+        report.append({"event": row.event, "webhook_id": row.clockify_webhook_id, "status": row.status,
+                       "error": row.last_error})
+    db.session.commit()
+    log.info("deregistration of %s: the installation token was erased at uninstall", workspace_id)
     return report
 
 

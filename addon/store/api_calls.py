@@ -11,39 +11,20 @@ one validated.
 from __future__ import annotations
 
 import json
-import math
-import re
 from typing import Any
 
 from ..extensions import db
-from ..logs import REDACTED, redact
+from ..logs import redact, redact_value
 from ..models import ApiCall
 
 MAX_STORED_BODY_BYTES = 16 * 1024
-_SECRET_KEY = re.compile(r"(?i)(token|secret|password|passwd|api[-_]?key|authorization|signature|cookie|credential)")
-
-
-def redact_parameters(value: Any) -> Any:
-    """``value`` with secret-named keys masked and token-looking strings removed, recursively;
-    NaN and infinities become strings."""
-    if isinstance(value, dict):
-        return {str(k): (REDACTED if _SECRET_KEY.search(str(k)) else redact_parameters(v)) for k, v in value.items()}
-    if isinstance(value, list):
-        return [redact_parameters(v) for v in value]
-    if isinstance(value, str):
-        return redact(value)
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)  # JSON columns cannot hold NaN or infinities
-    return value
-
-
 def stored_request(path_params: dict | None, query: dict | None, body: Any) -> dict:
     """The parameters of a call as they are audited: redacted; a body over 16 KiB is summarised."""
-    stored: dict[str, Any] = {"pathParams": redact_parameters(path_params or {}),
-                              "query": redact_parameters(query or {})}
+    stored: dict[str, Any] = {"pathParams": redact_value(path_params or {}),
+                              "query": redact_value(query or {})}
     if body is not None:
         size = len(json.dumps(body, default=str).encode())
-        stored["body"] = redact_parameters(body) if size <= MAX_STORED_BODY_BYTES else {"_omitted_bytes": size}
+        stored["body"] = redact_value(body) if size <= MAX_STORED_BODY_BYTES else {"_omitted_bytes": size}
     return stored
 
 

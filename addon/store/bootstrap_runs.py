@@ -14,12 +14,12 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 import sqlalchemy as sa
 
 from ..extensions import db
-from ..models import BootstrapJob, utcnow
+from ..models import BootstrapJob, isoformat_utc, utcnow
 
 ACTIVE = ("pending", "running")
 FINISHED = ("completed", "failed", "cancelled")
@@ -125,7 +125,7 @@ def status_body(run: BootstrapJob | None) -> dict:
                 "started_at": None, "finished_at": None}
     return {"status": run.status, "operations_total": run.operations_total, "operations_done": run.operations_done,
             "items_stored": run.items_stored, "errors": list(run.errors or []),
-            "started_at": _iso(run.started_at), "finished_at": _iso(run.finished_at)}
+            "started_at": isoformat_utc(run.started_at), "finished_at": isoformat_utc(run.finished_at)}
 
 
 def start(run_id: int, operations_total: int, window: dict) -> bool:
@@ -199,9 +199,3 @@ def _timestamped(sql: str) -> sa.TextClause:
     """``sql`` with ``:now`` bound as the models' DateTime, so both dialects store it their way."""
     return sa.text(sql).bindparams(sa.bindparam("now", type_=sa.DateTime(timezone=True)))
 
-
-def _iso(value: datetime | None) -> str | None:
-    """ISO 8601 in UTC with its offset (SQLite hands timestamps back without one)."""
-    if value is None:
-        return None
-    return (value if value.tzinfo is not None else value.replace(tzinfo=UTC)).isoformat()

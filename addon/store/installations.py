@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hmac
 import json
 from dataclasses import dataclass, field
 
 from sqlalchemy.exc import IntegrityError
 
+from ..crypto import token_digest
 from ..errors import Gone, NotFound
 from ..extensions import db
 from ..models import Installation, InstallationStatus, utcnow
@@ -46,7 +48,16 @@ def require_active(workspace_id: str) -> Installation:
 
     :raise NotFound: never installed. :raise Gone: 410 when inactive or deleted.
     """
-    installation = require(workspace_id)
+    return check_active(get(workspace_id))
+
+
+def check_active(installation: Installation | None) -> Installation:
+    """``installation`` when it exists and is ACTIVE.
+
+    :raise NotFound: None (never installed). :raise Gone: 410 when inactive or deleted.
+    """
+    if installation is None:
+        raise NotFound("The add-on is not installed on this workspace.", code="not_installed")
     if not installation.is_active:
         raise Gone(f"The add-on is {installation.status.lower()} on this workspace.",
                    status_value=installation.status)
@@ -116,6 +127,13 @@ def _upsert(record: InstallRecord) -> tuple[Installation, str]:
     return installation, outcome
 
 
+def is_installation_token(installation: Installation | None, token: str) -> bool:
+    """Whether ``token`` is the installation's token (current or erased at DELETED), by its
+    stored digest compared in constant time: nothing is decrypted."""
+    stored = installation.installation_token_digest if installation is not None else None
+    return stored is not None and hmac.compare_digest(stored, token_digest(token))
+
+
 def update_settings(installation: Installation, values: dict) -> bool:
     """Store the settings ``{id: value}``; commits and returns True only when they changed."""
     if _canonical(values) == _canonical(installation.settings or {}):
@@ -137,13 +155,17 @@ def set_status(installation: Installation, status: str) -> bool:
 
 
 def mark_deleted(installation: Installation) -> bool:
-    """Soft delete (status DELETED, ``uninstalled_at``; webhook rows kept); commits.
+    """Soft delete (status DELETED, ``uninstalled_at``) and erase the installation token and the
+    webhook tokens, keeping their digests (a late delivery is told apart from a forgery, and the
+    dead installation token is still recognised and refused); commits.
 
     :return: False when it was already deleted.
     """
     if installation.status == InstallationStatus.DELETED.value:
         return False
     now = utcnow()
+    installation.installation_token = None
+    webhooks.erase_tokens(installation.workspace_id)
     installation.status = InstallationStatus.DELETED.value
     installation.status_changed_at = now
     installation.uninstalled_at = now

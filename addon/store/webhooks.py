@@ -49,6 +49,17 @@ def replace_manifest_tokens(workspace_id: str, entries: Iterable[tuple[str, str]
     return add_manifest_tokens(workspace_id, entries)
 
 
+def erase_tokens(workspace_id: str) -> int:
+    """Erase the stored webhook tokens of ``workspace_id`` (at DELETED: Clockify has revoked
+    them), keeping the rows and digests. Does not commit.
+
+    :return: how many rows held a token.
+    """
+    return db.session.execute(db.update(InstallationWebhook).where(
+        InstallationWebhook.workspace_id == workspace_id, InstallationWebhook.token.is_not(None)
+    ).values(token=None)).rowcount
+
+
 def find_by_token(workspace_id: str, token: str, path: str | None = None) -> InstallationWebhook | None:
     """The webhook row of ``workspace_id`` holding ``token`` (and, when given, on route ``path``).
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 
+from ..dev_signing_key import dev_private_key
 from .clockify_calls import DEFAULT_API_URL, ClockifySimulator, HttpTransport, Reply
-from .signing import Signer, dev_private_key
+from .signing import Signer
 
 
 def dev_simulator(app, url: str | None = None, api_url: str = DEFAULT_API_URL) -> ClockifySimulator:

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
-from pathlib import Path
 
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-
-DEV_KEY_FILE = "dev-signing-key.pem"
 
 
 def generate_private_key() -> rsa.RSAPrivateKey:
@@ -27,24 +23,6 @@ def private_pem(key: rsa.RSAPrivateKey) -> bytes:
 def public_pem(key: rsa.RSAPrivateKey) -> str:
     return key.public_key().public_bytes(serialization.Encoding.PEM,
                                          serialization.PublicFormat.SubjectPublicKeyInfo).decode()
-
-
-def dev_private_key(instance_path: str) -> rsa.RSAPrivateKey:
-    """The development signing key, generated once into the instance folder.
-
-    The app trusts it beside Clockify's key in ``development`` only.
-    """
-    path = Path(instance_path) / DEV_KEY_FILE
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # another process made it first
-            pass
-        else:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(private_pem(generate_private_key()))
-    return serialization.load_pem_private_key(path.read_bytes(), password=None)
 
 
 class Signer:

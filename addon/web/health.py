@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+import hmac
+import logging
+
+from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy import text
 
 from .. import metrics
+from ..errors import InvalidToken
 from ..extensions import db
 from ..queueing import get_redis
 
+log = logging.getLogger(__name__)
 bp = Blueprint("health", __name__)
 
 
@@ -28,8 +33,27 @@ def ready():
 
 @bp.get("/metrics")
 def prometheus_metrics():
-    """Prometheus text exposition."""
+    """Prometheus text exposition, behind ``METRICS_TOKEN`` (see ``_check_metrics_access``)."""
+    _check_metrics_access(current_app.config["SETTINGS"])
     return metrics.render()
+
+
+def _check_metrics_access(settings) -> None:
+    """``METRICS_PUBLIC=true`` opens ``/metrics``; otherwise a configured ``METRICS_TOKEN`` must
+    come as ``Authorization: Bearer``, and production without a token refuses everyone (the
+    metrics name workspaces and operations).
+
+    :raise InvalidToken: 401 ``metrics_token``.
+    """
+    if settings.metrics_public or (settings.metrics_token is None and settings.env != "production"):
+        return
+    header = request.headers.get("Authorization", "")
+    sent = header[7:].strip() if header[:7].lower() == "bearer " else ""
+    expected = settings.metrics_token
+    if expected is not None and sent and hmac.compare_digest(sent.encode(), expected.encode()):
+        return
+    log.warning("metrics scrape refused", extra={"check": "metrics_token"})
+    raise InvalidToken("/metrics needs Authorization: Bearer <METRICS_TOKEN>.", check="metrics_token")
 
 
 def _check_database() -> str:

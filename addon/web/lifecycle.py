@@ -35,7 +35,7 @@ bp = Blueprint("lifecycle", __name__, url_prefix="/lifecycle")
 
 # Metric labels: a small fixed set.
 _OUTCOMES = {"invalid_token": "invalid_token", "workspace_mismatch": "forbidden", "addon_mismatch": "forbidden",
-             "not_installed": "not_installed", "validation_failed": "invalid_body", "invalid_json": "invalid_body",
+             "not_installed": "not_installed", "validation_failed": "invalid_body", "malformed_json": "invalid_body",
              "payload_too_large": "too_large", "installation_inactive": "gone"}
 _PATH_LIMIT = 255
 
@@ -76,6 +76,7 @@ def _accept(kind: str) -> _Call:
     settings = current_app.config["SETTINGS"]
     raw = read_limited_body(settings.webhook_max_payload_bytes)
     claims = auth.verify(lifecycle.token_from(request.headers), kind="lifecycle token")
+    auth.refuse_user_token(claims, kind="lifecycle token")
     body = parse_json(raw)
     fields = body if isinstance(body, dict) else {}
     body_workspace, body_addon = _text(fields.get("workspaceId")), _text(fields.get("addonId"))

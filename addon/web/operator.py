@@ -11,11 +11,10 @@ from datetime import datetime
 
 from flask import Blueprint, jsonify, request
 
-from ..errors import ValidationFailed
 from ..models import WebhookEvent, isoformat_utc
 from ..store import events as event_store
 from ..store import operator as operator_store
-from .request_body import storable_text
+from .query_args import QueryArgs
 
 bp = Blueprint("operator", __name__)
 MAX_PER_PAGE = 200
@@ -24,8 +23,11 @@ MAX_PER_PAGE = 200
 @bp.get("/webhooks")
 def list_webhook_events():
     """Stored webhook events, newest first."""
-    page_number, per_page = _pagination()
-    result = event_store.page(workspace_id=_text("workspace"), event_type=_text("event"), status=_text("status"),
+    args = QueryArgs(request.args)
+    page_number, per_page = _pagination(args)
+    workspace_id, event_type, status = args.text("workspace"), args.text("event"), args.text("status")
+    args.done()
+    result = event_store.page(workspace_id=workspace_id, event_type=event_type, status=status,
                               page_number=page_number, per_page=per_page)
     return jsonify(items=[_event_json(e) for e in result.items], page=result.page, per_page=result.per_page,
                    total=result.total)
@@ -34,9 +36,12 @@ def list_webhook_events():
 @bp.get("/installations")
 def list_installations():
     """Installations with their webhooks (no tokens), newest first."""
-    page_number, per_page = _pagination()
+    args = QueryArgs(request.args)
+    page_number, per_page = _pagination(args)
+    workspace_id, status, event_type = args.text("workspace"), args.text("status"), args.text("event")
+    args.done()
     result = operator_store.page_installations(
-        workspace_id=_text("workspace"), status=_text("status"), event_type=_text("event"),
+        workspace_id=workspace_id, status=status, event_type=event_type,
         page_number=page_number, per_page=per_page)
     return jsonify(items=[{k: _json_value(v) for k, v in row.items()} for row in result.items],
                    page=result.page, per_page=result.per_page, total=result.total)
@@ -56,25 +61,5 @@ def _json_value(value):
     return isoformat_utc(value) if isinstance(value, datetime) else value
 
 
-def _text(name: str) -> str | None:
-    value = request.args.get(name, "").strip()
-    if not storable_text(value):
-        raise ValidationFailed("Invalid filter.", errors=[
-            {"location": "query", "field": name, "message": "must not contain NUL characters"}])
-    return value or None
-
-
-def _pagination() -> tuple[int, int]:
-    errors = []
-    values = {}
-    for name, default, high in (("page", 1, 1_000_000), ("per_page", 50, MAX_PER_PAGE)):
-        raw = request.args.get(name, str(default))
-        try:
-            values[name] = int(raw)
-            if not 1 <= values[name] <= high:
-                raise ValueError
-        except ValueError:
-            errors.append({"field": name, "message": f"must be a whole number from 1 to {high}"})
-    if errors:
-        raise ValidationFailed("Invalid pagination parameters.", errors=errors)
-    return values["page"], values["per_page"]
+def _pagination(args: QueryArgs) -> tuple[int, int]:
+    return args.whole_number("page", 1, 1_000_000), args.whole_number("per_page", 50, MAX_PER_PAGE)

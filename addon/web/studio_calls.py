@@ -29,11 +29,13 @@ from ..clockify.request_validation import (
     query_pairs,
     scalar_text,
 )
+from ..clockify.tokens import INSTALLATION, USER
 from ..errors import AddonError, BadRequest, Forbidden, NotFound, PayloadTooLarge, ServiceUnavailable, ValidationFailed
 from ..metrics import API_CALLS
 from ..outbound import host_not_allowed, require_allowed_hosts
 from ..store import api_calls
 from . import studio_outbound
+from .request_body import read_json
 
 # The envelope around the body ({operationId, pathParams, query, ...}) may add this much.
 ENVELOPE_ALLOWANCE_BYTES = 64 * 1024
@@ -121,7 +123,7 @@ def run(call: CallRequest) -> dict:
     label = call.operation.operation_id if call.operation else UNKNOWN_OPERATION_LABEL
     audit = {"user_id": claims.user_id, "operation_id": call.operation.operation_id if call.operation else None,
              "method": call.method or "?", "path": call.path or "?",
-             "token_kind": "installation" if call.use_installation_token else "user"}
+             "token_kind": INSTALLATION if _uses_installation_token(call, claims) else USER}
     try:
         prepared = _prepare(call)
         outgoing = studio_outbound.prepare(prepared)
@@ -220,7 +222,7 @@ def _credentials(call: CallRequest, settings, claims, installation) -> tuple[str
     """The token the call runs with, and the API and reports base URLs that go with it."""
     from ..auth import user_token_from_request
 
-    if not call.use_installation_token:
+    if not _uses_installation_token(call, claims):
         return user_token_from_request(), claims.backend_url, reports_url_of(claims)
     if not settings.studio_allow_installation_token:
         raise Forbidden("Running calls with the installation token is turned off.",
@@ -229,6 +231,11 @@ def _credentials(call: CallRequest, settings, claims, installation) -> tuple[str
         raise Forbidden("Only workspace owners and admins may use the installation token.", code="admin_required")
     reports = installation.reports_url or claims.reports_url
     return installation.installation_token, installation.api_url, reports_base(installation.api_url, reports)
+
+
+def _uses_installation_token(call: CallRequest, claims) -> bool:
+    """The call runs with the installation token: asked for, or the caller presented it."""
+    return call.use_installation_token or claims.kind == INSTALLATION
 
 
 def reports_url_of(claims) -> str | None:
@@ -240,11 +247,8 @@ def reports_url_of(claims) -> str | None:
 
 def _json_object(request) -> dict:
     settings = current_app.config["SETTINGS"]
-    limit = settings.api_call_max_payload_bytes + ENVELOPE_ALLOWANCE_BYTES
-    if request.content_length is not None and request.content_length > limit:
-        raise PayloadTooLarge(f"The request is larger than {limit} bytes.", limit=settings.api_call_max_payload_bytes)
-    request.max_content_length = limit  # also bounds bodies sent without Content-Length
-    data = request.get_json(silent=True)
+    data = read_json(settings.api_call_max_payload_bytes + ENVELOPE_ALLOWANCE_BYTES,
+                     too_large_limit=settings.api_call_max_payload_bytes)
     if not isinstance(data, dict):
         raise BadRequest("The request body must be a JSON object.")
     return data

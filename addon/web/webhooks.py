@@ -10,6 +10,7 @@ a ``SET NX`` in Redis, plus an RQ job when none is queued for the workspace yet.
 
 from __future__ import annotations
 
+import functools
 import logging
 
 from flask import Blueprint, current_app, g, jsonify, request
@@ -25,7 +26,7 @@ from ..jobs import schedule
 from ..metrics import WEBHOOK_DELIVERIES
 from ..store import events as event_store
 from ..store.webhooks import find_delivery_target
-from .request_body import read_limited_body
+from .request_body import decode_json, read_limited_body
 
 log = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__)
@@ -66,7 +67,8 @@ def _ingest(category: str):
                            check="webhook_token")
     if claims.addon_id is not None and claims.addon_id != target.addon_id:
         raise Forbidden("The token belongs to another installation of the add-on.", code="addon_mismatch")
-    body = deliveries.parse_body(raw)
+    # Stored as text, verbatim: a NUL escape is kept, not refused as the JSONB columns must.
+    body = deliveries.parse_body(raw, functools.partial(decode_json, storable=False))
     if body.ok and deliveries.payload_workspace_ids(body.value) - {workspace_id}:
         raise Forbidden("The payload is about another workspace than the token.", code="workspace_mismatch")
 

@@ -16,7 +16,7 @@ COMMITTED = ROOT / "manifest.json"
 @pytest.fixture
 def settings_for(tmp_path):
     def build(**env):
-        return load_settings({k: str(v) for k, v in env.items()}, str(tmp_path))
+        return load_settings({"ADDON_ENV": "test", **{k: str(v) for k, v in env.items()}}, str(tmp_path))
     return build
 
 

@@ -8,7 +8,8 @@ from flask import Flask
 
 from addon import auth, create_app
 from addon.clockify.tokens import TokenError
-from addon.testkit.signing import Signer, dev_private_key
+from addon.dev_signing_key import dev_private_key
+from addon.testkit.signing import Signer
 
 
 def verifier_for(settings):

@@ -68,6 +68,8 @@ BAD_VALUES = [
     ("BOOTSTRAP_TIME_ENTRIES_DAYS", "-1"),
     ("WEBHOOK_SWEEP_SECONDS", "0"),
     ("WEBHOOK_BATCH_LINGER_MS", "-1"),
+    ("METRICS_TOKEN", "short"),
+    ("METRICS_PUBLIC", "maybe"),
 ]
 
 # Production refusals: exactly the required variables, with one of them missing or wrong.
@@ -91,7 +93,8 @@ PRODUCTION_REFUSALS = [
 
 def _variables(case: tuple[str, str | None], production: bool) -> dict[str, str | None]:
     name, value = case
-    base = dict(PRODUCTION) if production else {"TOKEN_ENCRYPTION_KEY": KEY, "REDIS_URL": UNREACHABLE_REDIS}
+    base = dict(PRODUCTION) if production else {"ADDON_ENV": "test", "TOKEN_ENCRYPTION_KEY": KEY,
+                                                 "REDIS_URL": UNREACHABLE_REDIS}
     base[name] = value
     return base
 
@@ -222,7 +225,8 @@ def test_bad_value_in_dotenv_stops_the_process(tmp_path, entry_point):
     """gunicorn validates what the app will read, ``.env`` included, instead of booting workers
     that die one after another."""
     (tmp_path / ".env").write_text("RATE_LIMIT_RPS=fast\n")
-    variables = {"TOKEN_ENCRYPTION_KEY": KEY, "REDIS_URL": UNREACHABLE_REDIS, "PORT": str(processes.free_port())}
+    variables = {"ADDON_ENV": "test", "TOKEN_ENCRYPTION_KEY": KEY, "REDIS_URL": UNREACHABLE_REDIS,
+                 "PORT": str(processes.free_port())}
     result = processes.run(entry_point, variables, tmp_path, timeout=30)
     assert result.returncode != 0
     _assert_one_config_line(result.stderr, "RATE_LIMIT_RPS")

@@ -48,3 +48,19 @@ def test_defaults_agree():
 
 def test_the_table_parser_sees_the_whole_table():
     assert len(readme_table()) == len(VARIABLES) >= 20
+
+
+def readme_descriptions() -> dict[str, str]:
+    """``{variable: meaning as written}`` from the table of docs/configuration.md."""
+    rows = {}
+    for line in ROOT.joinpath("docs", "configuration.md").read_text().splitlines():
+        if ROW.match(line):
+            cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+            rows[cells[0].strip("`")] = "|".join(cells[2:])
+    return rows
+
+
+def test_descriptions_agree():
+    table = readme_descriptions()
+    wrong = {v.name: (table.get(v.name), v.description) for v in VARIABLES if table.get(v.name) != v.description}
+    assert wrong == {}, "documented meaning != VARIABLES description: " + str(wrong)

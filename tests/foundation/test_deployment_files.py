@@ -29,6 +29,7 @@ def test_procfile_has_web_worker_and_release():
 
 
 def test_gunicorn_settings_follow_the_environment(bare_environ, monkeypatch, tmp_path):
+    monkeypatch.setenv("ADDON_ENV", "test")
     monkeypatch.setenv("TOKEN_ENCRYPTION_KEY", Fernet.generate_key().decode())
     monkeypatch.setenv("PORT", "8123")
     monkeypatch.setenv("WEB_CONCURRENCY", "3")

@@ -134,7 +134,7 @@ def test_the_lifecycle_header_wins_over_the_others(app, kit, signer, client):
 def test_malformed_json_is_a_400(app, installed, signer, kind, raw):
     before = snapshot(app)
     reply = installed.send_lifecycle(kind, None, body=raw, workspace_id=WS, addon_id=ADDON)
-    assert reply.status_code == 400 and reply.json()["error"] == "invalid_json"
+    assert reply.status_code == 400 and reply.json()["error"] == "malformed_json"
     assert snapshot(app) == before
 
 
@@ -189,7 +189,7 @@ def test_text_no_column_can_hold_is_a_400_and_stores_nothing(app, kit, signer, e
     Clockify would retry forever) and an unpaired surrogate crashed the insert with a 500."""
     body = {**calls.installed_payload(signer, WS, ADDON), **extra}
     reply = kit.send_lifecycle("INSTALLED", body)
-    assert reply.status_code == 400 and reply.json()["error"] == "invalid_json"
+    assert reply.status_code == 400 and reply.json()["error"] == "malformed_json"
     assert snapshot(app) == []
 
 

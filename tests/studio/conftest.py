@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from addon.extensions import db
@@ -32,7 +34,7 @@ def user_token(signer, installation):
         if claims:
             base = {"workspaceId": WORKSPACE, "addonId": ADDON_ID, "user": user_id, "workspaceRole": role,
                     "theme": "DEFAULT", "language": "EN", "backendUrl": signer.backend_url,
-                    "reportsUrl": signer.reports_url}
+                    "reportsUrl": signer.reports_url, "exp": int(time.time()) + 1800}
             base.update(claims)
             return signer.make_token(**base)
         return signer.user_token(WORKSPACE, ADDON_ID, user_id=user_id, role=role)

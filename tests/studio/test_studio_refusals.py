@@ -156,10 +156,11 @@ def test_path_parameter_errors_are_422(post):
     assert response.get_json()["errors"] == [{"location": "path", "field": "projectId", "message": "Required."}]
 
 
-@pytest.mark.parametrize("body", [[1, 2], "text", None])
-def test_non_object_request_is_400(client, auth_headers, body):
+@pytest.mark.parametrize(("body", "code"), [([1, 2], "bad_request"), ("text", "bad_request"),
+                                           (None, "malformed_json")])  # None: an empty body
+def test_non_object_request_is_400(client, auth_headers, body, code):
     response = client.post(EXECUTE, json=body, headers=auth_headers)
-    assert response.status_code == 400 and response.get_json()["error"] == "bad_request"
+    assert response.status_code == 400 and response.get_json()["error"] == code
 
 
 @pytest.mark.parametrize("body", [

@@ -4,21 +4,22 @@ import pytest
 
 from addon.clockify import deliveries
 from addon.clockify.deliveries import ParsedBody
+from addon.web.request_body import decode_json
 from addon.webhook_handlers import ANY_EVENT, Registry
 from addon.webhook_handlers.workspace_data import KINDS, find_entities
 
 
 def test_parse_body():
-    assert deliveries.parse_body(b'{"a": 1}') == ParsedBody('{"a": 1}', {"a": 1})
+    assert deliveries.parse_body(b'{"a": 1}', decode_json) == ParsedBody('{"a": 1}', {"a": 1})
     for bad in (b"", b"{", b"\xff", b"[1,]", b"NaN-ish"):
-        assert not deliveries.parse_body(bad).ok
+        assert not deliveries.parse_body(bad, decode_json).ok
 
 
 def test_event_type_prefers_the_header():
-    body = deliveries.parse_body(b'{"eventType": "NEW_TAG", "event": "NEW_TASK"}')
+    body = deliveries.parse_body(b'{"eventType": "NEW_TAG", "event": "NEW_TASK"}', decode_json)
     assert deliveries.event_type_of("NEW_PROJECT", body) == "NEW_PROJECT"
     assert deliveries.event_type_of(None, body) == "NEW_TAG"
-    assert deliveries.event_type_of(None, deliveries.parse_body(b'{"event": "NEW_TASK"}')) == "NEW_TASK"
+    assert deliveries.event_type_of(None, deliveries.parse_body(b'{"event": "NEW_TASK"}', decode_json)) == "NEW_TASK"
     assert deliveries.event_type_of(" NEW_PROJECT ", body) == "NEW_PROJECT"
 
 
@@ -27,7 +28,7 @@ def test_event_type_prefers_the_header():
     ("NEW PROJECT", b"{}"), (None, b'{"eventType": "bad name"}'),
 ])
 def test_no_event_type(header, body):
-    assert deliveries.event_type_of(header, deliveries.parse_body(body)) is None
+    assert deliveries.event_type_of(header, deliveries.parse_body(body, decode_json)) is None
 
 
 def test_check_route():

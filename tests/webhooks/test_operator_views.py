@@ -98,4 +98,5 @@ def test_a_nul_in_a_filter_is_a_422_naming_it(dev_client, two_workspaces):
     response = dev_client.get("/installations?workspace=ws%00a")
     assert response.status_code == 422
     assert response.get_json()["errors"] == [
-        {"location": "query", "field": "workspace", "message": "must not contain NUL characters"}]
+        {"location": "query", "field": "workspace",
+         "message": "Must not contain NUL characters or unpaired surrogates."}]

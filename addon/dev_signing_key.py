@@ -1,0 +1,33 @@
+"""The development signing key: an RSA key pair generated once into the instance folder.
+
+In ``development`` the app trusts its public half beside Clockify's key, so the developer
+simulator (``flask dev ...``) can sign lifecycle calls and tokens locally. It lives in the
+runtime, not in the test kit, because the app itself loads it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+DEV_KEY_FILE = "dev-signing-key.pem"
+
+
+def dev_private_key(instance_path: str) -> rsa.RSAPrivateKey:
+    """The development signing key of ``instance_path``, generated on first use (mode 0600)."""
+    path = Path(instance_path) / DEV_KEY_FILE
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process made it first
+            pass
+        else:
+            key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                               serialization.NoEncryption()))
+    return serialization.load_pem_private_key(path.read_bytes(), password=None)
