@@ -75,6 +75,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("FRAME_ANCESTORS", DEFAULT_FRAME_ANCESTORS, "CSP `frame-ancestors` of the sidebar page."),
     Variable("BOOTSTRAP_PAGE_SIZE", "200", "Page size of bootstrap GETs (lowered to the spec's maximum)."),
     Variable("BOOTSTRAP_TIME_ENTRIES_DAYS", "30", "How many days of time entries the bootstrap fetches."),
+    Variable("BOOTSTRAP_REFRESH_HOURS", "24", "Hours between refreshes of the cached collections no subscribed webhook event keeps fresh (`0`: never)."),
     Variable("WEBHOOK_SWEEP_SECONDS", "60", "How often the worker re-enqueues webhook events left unprocessed."),
     Variable("WEBHOOK_BATCH_LINGER_MS", "500", "How long a job of fresh webhook events waits for more before it ends (`0`: it ends at once)."),
 )
@@ -119,6 +120,7 @@ class Settings:
     frame_ancestors: str
     bootstrap_page_size: int
     bootstrap_time_entries_days: int
+    bootstrap_refresh_hours: int
     webhook_sweep_seconds: int
     webhook_batch_linger_ms: int
     instance_path: str = field(default="", repr=False)
@@ -263,6 +265,7 @@ def load_settings(environ: Mapping[str, str], instance_path: str) -> Settings:
         frame_ancestors=frame_ancestors,
         bootstrap_page_size=_int(raw, "BOOTSTRAP_PAGE_SIZE", 1, 5000),
         bootstrap_time_entries_days=_int(raw, "BOOTSTRAP_TIME_ENTRIES_DAYS", 0, 3650),
+        bootstrap_refresh_hours=_int(raw, "BOOTSTRAP_REFRESH_HOURS", 0, 24 * 365),
         webhook_sweep_seconds=_int(raw, "WEBHOOK_SWEEP_SECONDS", 1, 86_400),
         webhook_batch_linger_ms=_int(raw, "WEBHOOK_BATCH_LINGER_MS", 0, 10_000),
         instance_path=instance_path,
