@@ -123,7 +123,7 @@ def save_checkpoint(run_id: int, workspace_id: str, op_key: str, source: str, ch
     connection = db.session.connection()
     insert = _INSERT[connection.dialect.name](BootstrapCheckpoint.__table__)
     values = {"next_page": checkpoint.next_page, "items": checkpoint.items, "state": checkpoint.state.value,
-              "error": error, "updated_at": utcnow()}
+              "error": sa.null() if error is None else error, "updated_at": utcnow()}
     connection.execute(insert.values(run_id=run_id, workspace_id=workspace_id, op_key=op_key, source=source,
                                      **values)
                        .on_conflict_do_update(index_elements=["run_id", "op_key"], set_=values))
