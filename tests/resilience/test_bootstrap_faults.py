@@ -13,7 +13,7 @@ import redis
 from rq import Worker
 
 from addon.extensions import db
-from addon.models import BootstrapJob, WorkspaceData
+from addon.models import BootstrapRun, WorkspaceData
 from addon.store import workspace_data
 from addon.testkit.clockify_calls import ClockifySimulator, FlaskTransport
 from addon.testkit.fake_clockify import Fault
@@ -62,22 +62,22 @@ def start_bootstrap(app, signer, fake_clockify):
         assert installed.reply.status_code == 200, installed.reply.body
         assert installed.reply.json()["jobs"]["bootstrap"] == "queued"
         with app.app_context():
-            run_id = db.session.execute(db.select(BootstrapJob.id).filter_by(workspace_id=WS)).scalar_one()
+            run_id = db.session.execute(db.select(BootstrapRun.id).filter_by(workspace_id=WS)).scalar_one()
             db.session.remove()
         return run_id
 
     return start
 
 
-def _run(app, run_id: int) -> BootstrapJob:
+def _run(app, run_id: int) -> BootstrapRun:
     with app.app_context():
-        run = db.session.get(BootstrapJob, run_id)
+        run = db.session.get(BootstrapRun, run_id)
         db.session.expunge_all()
         db.session.remove()
     return run
 
 
-def _wait_finished(app, run_id: int, workers, timeout: float = 50) -> BootstrapJob:
+def _wait_finished(app, run_id: int, workers, timeout: float = 50) -> BootstrapRun:
     def finished():
         for worker in workers:
             assert worker.alive(), f"a worker died:\n{worker.log_tail()}"
