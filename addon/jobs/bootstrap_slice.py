@@ -80,9 +80,10 @@ class SliceResult:
 
 
 def thread_count(rate: float) -> int:
-    """Threads of a run: enough to keep ``rate`` requests/s going at ~250 ms per request (2 to
-    12). More would only queue for slots and crowd the CPU."""
-    return max(2, min(12, math.ceil(rate * 0.25)))
+    """Threads of a run: enough to keep ``rate`` requests/s going when a page costs ~400 ms
+    (Clockify's answer, then storing it on a busy host), 2 to 20. More would only queue for
+    slots and hold database connections (the pool has 15)."""
+    return max(2, min(20, math.ceil(rate * 0.4)))
 
 
 class RunSlice:
@@ -97,6 +98,7 @@ class RunSlice:
         self.app = app
         self.run_id, self.workspace_id, self.sources = run.id, run.workspace_id, run.sources
         self.window = {"start": run.window_start, "end": run.window_end}
+        self.expansions = expansions(run.sources)
         self.token, self.api_url = token, api_url
         self.settings = app.config["SETTINGS"]
         self.client = get_client()
@@ -126,7 +128,7 @@ class RunSlice:
                     for future in finished:
                         op = running.pop(future)
                         if future.result() == _Listing.DONE and op.parent is None \
-                                and op.source in expansions(self.sources):
+                                and op.source in self.expansions:
                             todo.extend(self._dependents(op.source))
                     if time.monotonic() >= next_check:
                         next_check = time.monotonic() + CHECK_SECONDS
@@ -135,6 +137,7 @@ class RunSlice:
                         self._interrupt(Interruption.TIME_UP)
             except ShutDownImminentException:
                 log.warning("bootstrap run %s: worker shutting down; ending the slice early", self.run_id)
+                db.session.rollback()  # the signal may have interrupted this thread's statement
                 self._interrupt(Interruption.TIME_UP)
             finally:
                 self.stop.set()
@@ -146,7 +149,7 @@ class RunSlice:
     def pending(self, done: dict[str, Checkpoint]) -> list[PlannedOp]:
         """The listings not settled yet, dependents of finished parents included."""
         ops = base_ops(self.workspace_id, self.sources)
-        for parent in expansions(self.sources):
+        for parent in self.expansions:
             key = next((op.key for op in ops if op.source == parent), None)
             if key is not None and done.get(key, Checkpoint()).state == CheckpointState.DONE:
                 ops += self._dependents(parent)
@@ -219,7 +222,7 @@ class RunSlice:
         entities = {entity_id(op, item, self.workspace_id): item for item in items}
         bootstrap_runs.relax_durability()
         stored = workspace_data.upsert(self.workspace_id, op.source, sorted(entities.items()), self.run_id)
-        if last and op.parent is None and op.source in expansions(self.sources):
+        if last and op.parent is None and op.source in self.expansions:
             # Its dependents join the run's total in the same transaction that settles it.
             bootstrap_runs.add_operations(
                 self.run_id, len(workspace_data.seen_ids(self.workspace_id, op.source, self.run_id)))
