@@ -68,7 +68,7 @@ def upgrade():
         sa.ForeignKeyConstraint(["run_id"], ["bootstrap_runs.id"], name=op.f("fk_bootstrap_checkpoints_run_id_bootstrap_runs"),
                                 ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_bootstrap_checkpoints")),
-        sa.UniqueConstraint("run_id", "op_key", name=op.f("uq_bootstrap_checkpoints_run_id")),
+        sa.UniqueConstraint("run_id", "op_key", name=op.f("uq_bootstrap_checkpoints_run_id_op_key")),
     )
     with op.batch_alter_table("bootstrap_checkpoints", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_bootstrap_checkpoints_workspace_id"), ["workspace_id"], unique=False)

@@ -76,7 +76,7 @@ def test_purge_of_an_unknown_workspace_is_a_no_op(app):
 def test_cancellation_ids_are_the_ones_schedule_enqueues(app):
     """`cancellation.KINDS` must name the job ids `schedule` gives; a renamed id fails here."""
     with app.app_context():
-        enqueued = {schedule.bootstrap(WS, 1).id, schedule.register_webhooks(WS).id,
+        enqueued = {schedule.enqueue_bootstrap(WS, 1).id, schedule.register_webhooks(WS).id,
                     schedule.deregister_webhooks(WS).id, schedule.purge_workspace(WS).id}
         assert enqueued == {schedule.job_id(kind, WS) for kind in cancellation.KINDS}
         assert sorted(cancellation.cancel_queued(WS, cancellation.KINDS)) == sorted(enqueued)
