@@ -1,6 +1,7 @@
 """A throttled workspace never holds a worker, the request id of the trigger reaches every
 outbound call, and the periodic refresh lists what no subscribed event keeps fresh."""
 
+import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,6 +14,7 @@ from addon.extensions import db
 from addon.jobs import bootstrap, schedule
 from addon.jobs.bootstrap_plan import all_sources
 from addon.jobs.bootstrap_slice import thread_count
+from addon.logs import ContextFilter
 from addon.models import BootstrapRunStatus
 from addon.queueing import BOOTSTRAP, get_queue, get_redis
 from addon.request_context import bind
@@ -85,18 +87,25 @@ def test_the_continuation_of_a_waiting_run_completes_it(install, work, fake_cloc
     assert workspace_data.counts(WORKSPACE)["clients"] == expected["clients"]
 
 
-def test_every_outbound_call_of_a_run_carries_the_request_id_of_its_trigger(install, work, fake_clockify):
+def test_every_outbound_call_and_log_line_of_a_run_carries_the_request_id_of_its_trigger(
+        install, work, fake_clockify, caplog):
     fake_clockify.latency = 0.02
     seed_workspace(fake_clockify, projects=12)
+    fake_clockify.inject(f"*/workspaces/{WORKSPACE}/tags", Fault.status(503))  # a warning from a pool thread
     install()
     run = start(request_id="trace-bootstrap-1")
     # Several slices: the continuations carry the id too.
     schedule.enqueue_bootstrap_slice(WORKSPACE, run.id, "s0", slice_seconds=0.3)
-    work()
+    caplog.handler.addFilter(ContextFilter())
+    with caplog.at_level(logging.INFO):
+        work()
     assert bootstrap_runs.get(run.id).status == BootstrapRunStatus.COMPLETED
     sent = fake_clockify.requests()
     assert len(sent) > 20
     assert {r.headers.get("x-request-id") for r in sent} == {"trace-bootstrap-1"}
+    threads = [r for r in caplog.records if r.name.startswith("addon.") and r.threadName.startswith("bootstrap-")]
+    assert any(r.name == "addon.clockify.client" for r in threads)
+    assert {r.request_id for r in threads} == {"trace-bootstrap-1"}
 
 
 def test_a_resumed_run_keeps_the_request_id(install, work, fake_clockify):
