@@ -3,7 +3,9 @@
 Entities the run did not see are removed, per source, only when every listing of that source
 succeeded (and, for dependents, their parent listing too); time entries only inside the run's
 window, since older ones were not listed. A webhook that stored an entity while the run was
-listing keeps it. The run is ``completed``, or ``failed`` when every listing failed.
+listing keeps it. For such a source, the checkpoints earlier runs left are dropped (the table
+keeps about one run per workspace). The run is ``completed``, or ``failed`` when every listing
+failed.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ def finalize(run: BootstrapRun) -> BootstrapRunStatus:
     for source, source_ops in by_source.items():
         if all(_state(done, op.key) == CheckpointState.DONE for op in source_ops):
             _remove_unseen(run, source)
+            bootstrap_runs.forget_older(run.workspace_id, run.id, source)
     failed = bool(ops) and all(_state(done, op.key) == CheckpointState.FAILED for op in ops)
     status = BootstrapRunStatus.FAILED if failed else BootstrapRunStatus.COMPLETED
     bootstrap_runs.finish(run.id, status)

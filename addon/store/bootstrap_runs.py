@@ -197,6 +197,14 @@ def cancel_active(workspace_id: str) -> int:
     return result.rowcount
 
 
+def forget_older(workspace_id: str, run_id: int, source: str) -> int:
+    """Drop the checkpoints of ``source`` left by runs before ``run_id`` (which listed it in
+    full), so the table holds about one run per workspace; returns how many went."""
+    return db.session.execute(sa.delete(BootstrapCheckpoint).where(
+        BootstrapCheckpoint.workspace_id == workspace_id, BootstrapCheckpoint.source == source,
+        BootstrapCheckpoint.run_id < run_id)).rowcount
+
+
 def last_listed(workspace_id: str) -> dict[str, datetime]:
     """Per source, when a run last finished listing it in full."""
     rows = db.session.execute(

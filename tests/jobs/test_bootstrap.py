@@ -97,7 +97,7 @@ def test_last_page_header_wins_over_a_short_page(install, work, fake_clockify):
 def test_second_run_adds_no_duplicates_and_removes_what_disappeared(install, work, fake_clockify):
     seed_workspace(fake_clockify)
     install()
-    run_bootstrap(work)
+    first = run_bootstrap(work)
     old_entry = ("time-entries", "old-entry")
     workspace_data.upsert(WORKSPACE, "time-entries", [("old-entry", {"timeInterval": {"start": recent(400)}})])
     db.session.commit()
@@ -116,6 +116,8 @@ def test_second_run_adds_no_duplicates_and_removes_what_disappeared(install, wor
     assert old_entry in stored()  # outside the 30-day window: not listed, so not removed
     rows = db.session.execute(db.select(WorkspaceData.source, WorkspaceData.entity_id)).all()
     assert len(rows) == len(set(rows))
+    # Every source was listed in full again: the first run's checkpoints are gone.
+    assert bootstrap_runs.checkpoints(first.id) == {} and bootstrap_runs.checkpoints(second.id)
 
 
 def test_dependents_of_parents_that_all_disappeared_are_removed(install, work, fake_clockify):
