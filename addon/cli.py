@@ -48,16 +48,15 @@ def replay_webhooks(workspace_id: str, since: str | None, event_type: str | None
 def bootstrap_run(workspace_id: str, enqueue: bool) -> None:
     """Bootstrap WORKSPACE_ID (here, unless --enqueue) and print the run's status."""
     from .jobs import bootstrap, schedule
-    from .store import bootstrap_runs
+    from .web.bootstrap import status_body
 
     if enqueue:
         run, created = schedule.request_bootstrap(workspace_id, "cli")
-        body = bootstrap_runs.status_body(run)
         if not created:
             click.echo("A bootstrap of this workspace is already in progress.", err=True)
     else:
-        body = bootstrap.run_now(workspace_id)
-    click.echo(json.dumps(body, indent=2))
+        run = bootstrap.run_now(workspace_id)
+    click.echo(json.dumps(status_body(run), indent=2))
 
 
 @webhooks_cli.command("deregister")

@@ -80,6 +80,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("FRAME_ANCESTORS", DEFAULT_FRAME_ANCESTORS, "CSP `frame-ancestors` of the sidebar page.", P.csp_sources),
     Variable("BOOTSTRAP_PAGE_SIZE", "200", "Page size of bootstrap GETs (lowered to the spec's maximum).", P.whole(1, 5000)),
     Variable("BOOTSTRAP_TIME_ENTRIES_DAYS", "30", "How many days of time entries the bootstrap fetches.", P.whole(0, 3650)),
+    Variable("BOOTSTRAP_REFRESH_HOURS", "24", "Hours between refreshes of the cached collections no subscribed webhook event keeps fresh (`0`: never).", P.whole(0, 24 * 365)),
     Variable("WEBHOOK_SWEEP_SECONDS", "60", "How often the worker re-enqueues webhook events left unprocessed.", P.whole(1, 86_400)),
     Variable("WEBHOOK_BATCH_LINGER_MS", "500", "How long a job of fresh webhook events waits for more before it ends (`0`: it ends at once).", P.whole(0, 10_000)),
     Variable("METRICS_TOKEN", None, "Bearer token `/metrics` requires in production (at least 16 characters).", P.secret(16)),

@@ -29,6 +29,18 @@ from redis.exceptions import RedisError
 from .queueing import get_redis
 
 log = logging.getLogger(__name__)
+
+
+def _ensure_multiprocess_dir() -> None:
+    """Create ``PROMETHEUS_MULTIPROC_DIR`` when it is set but missing: every process writes its
+    values there from its first label-less counter (defined below), and a CLI such as the
+    release phase's ``flask db upgrade`` runs before gunicorn's config has created it."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        os.makedirs(directory, exist_ok=True)
+
+
+_ensure_multiprocess_dir()
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 EXTENSION_KEY = "addon.metrics"
 

@@ -161,25 +161,83 @@ class ApiCall(db.Model):
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow, index=True)
 
 
-class BootstrapJob(db.Model):
-    """One bootstrap run of a workspace: progress, errors and per-operation checkpoints."""
+class BootstrapRunStatus(enum.StrEnum):
+    """Where a bootstrap run stands. ``waiting``: Clockify throttled the workspace; a job is
+    scheduled for ``resume_at``."""
 
-    __tablename__ = "bootstrap_jobs"
+    PENDING = "pending"
+    RUNNING = "running"
+    WAITING = "waiting"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+ACTIVE_RUN_STATUSES = (BootstrapRunStatus.PENDING, BootstrapRunStatus.RUNNING, BootstrapRunStatus.WAITING)
+
+
+class BootstrapRun(db.Model):
+    """One bootstrap run of a workspace (a full load, or a refresh of some ``sources``).
+
+    Progress lives in its ``BootstrapCheckpoint`` rows; ``heartbeat_at`` is renewed by the job
+    working on it, so a run nobody works on can be told apart and resumed. ``request_id`` is the
+    id of the call that started it, carried into every job, thread and outbound call.
+    """
+
+    __tablename__ = "bootstrap_runs"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     workspace_id: Mapped[str] = mapped_column(sa.String(64), index=True)
-    status: Mapped[str] = mapped_column(sa.String(16), default="pending", index=True)
+    status: Mapped[str] = mapped_column(sa.String(16), default=BootstrapRunStatus.PENDING.value, index=True)
     trigger: Mapped[str] = mapped_column(sa.String(16), default="install")
+    sources: Mapped[list | None] = mapped_column(JSONType)
+    request_id: Mapped[str | None] = mapped_column(sa.String(128))
     operations_total: Mapped[int] = mapped_column(sa.Integer, default=0)
-    operations_done: Mapped[int] = mapped_column(sa.Integer, default=0)
-    items_stored: Mapped[int] = mapped_column(sa.Integer, default=0)
     errors: Mapped[list] = mapped_column(JSONType, default=list)
-    checkpoints: Mapped[dict] = mapped_column(JSONType, default=dict)
-    rq_job_id: Mapped[str | None] = mapped_column(sa.String(128))
+    window_start: Mapped[str | None] = mapped_column(sa.String(32))
+    window_end: Mapped[str | None] = mapped_column(sa.String(32))
+    rq_job_id: Mapped[str | None] = mapped_column(sa.String(160))
+    resumes: Mapped[int] = mapped_column(sa.Integer, default=0)
+    resume_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE_RUN_STATUSES
+
+    def __repr__(self) -> str:
+        return f"<BootstrapRun {self.id} {self.workspace_id} {self.status}>"
+
+
+class CheckpointState(enum.StrEnum):
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class BootstrapCheckpoint(db.Model):
+    """Where one listing of a run stands: the next page to fetch and the items stored so far.
+
+    One row per listing, written in the transaction that stores each page's entities.
+    """
+
+    __tablename__ = "bootstrap_checkpoints"
+    __table_args__ = (sa.UniqueConstraint("run_id", "op_key"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    run_id: Mapped[int] = mapped_column(sa.BigInteger, sa.ForeignKey("bootstrap_runs.id", ondelete="CASCADE"))
+    workspace_id: Mapped[str] = mapped_column(sa.String(64), index=True)
+    op_key: Mapped[str] = mapped_column(sa.String(200))
+    source: Mapped[str] = mapped_column(sa.String(128))
+    state: Mapped[str] = mapped_column(sa.String(16))
+    next_page: Mapped[int] = mapped_column(sa.Integer, default=1)
+    items: Mapped[int] = mapped_column(sa.Integer, default=0)
+    error: Mapped[dict | None] = mapped_column(JSONType)
+    updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
 
 
 class WorkspaceData(db.Model):
@@ -193,5 +251,5 @@ class WorkspaceData(db.Model):
     source: Mapped[str] = mapped_column(sa.String(128))
     entity_id: Mapped[str] = mapped_column(sa.String(128))
     data: Mapped[dict] = mapped_column(JSONType)
-    bootstrap_job_id: Mapped[int | None] = mapped_column(sa.BigInteger)
+    bootstrap_run_id: Mapped[int | None] = mapped_column(sa.BigInteger)
     fetched_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow, onupdate=utcnow)

@@ -36,7 +36,8 @@ MAINTENANCE_SECONDS = 5
 # An idle worker wakes from its blocking dequeue every (worker_ttl - 15) s to run maintenance.
 WORKER_TTL_SECONDS = MAINTENANCE_SECONDS + 15
 SWEEPS: tuple[str, ...] = (
-    "addon.jobs.bootstrap.resume_abandoned",
+    "addon.jobs.bootstrap.resume_unattended",
+    "addon.jobs.bootstrap.schedule_refreshes",
     # Heals the self-rescheduling webhook sweep chain if a lost job broke it (idempotent).
     "addon.jobs.events.keep_sweep_scheduled",
 )

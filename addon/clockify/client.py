@@ -43,6 +43,8 @@ from .transport import GuardedAdapter
 
 log = logging.getLogger(__name__)
 
+MAX_PENALTY_SECONDS = 24 * 3600.0
+
 __all__ = ["ClockifyClient", "ClockifyResponse", "ClockifyError", "ClockifyHTTPError", "ClockifyUnavailable",
            "HostNotAllowed", "RateLimitExceeded", "join_url", "reports_base", "retry_after_seconds"]
 
@@ -199,8 +201,10 @@ class ClockifyClient:
                         response.duration_ms, attempt)
             retry_after = retry_after_seconds(response.header("Retry-After"), self.retry_after_cap)
             if response.status == 429 and self.rate_limiter is not None:
-                self.rate_limiter.penalize(workspace_id, retry_after if retry_after is not None
-                                           else self._backoff(attempt))
+                # The limiter keeps the whole wait Clockify asks for (30 requests an hour on new
+                # Free workspaces): callers unable to wait that long learn it from RateLimitExceeded.
+                penalty = retry_after_seconds(response.header("Retry-After"), MAX_PENALTY_SECONDS)
+                self.rate_limiter.penalize(workspace_id, penalty if penalty is not None else self._backoff(attempt))
             if attempt > retries:
                 return response
             if response.status != 429 or self.rate_limiter is None:

@@ -1,8 +1,9 @@
 """The operations of one bootstrap run, and how to read their pages.
 
 An operation has a stable key: the operationId (``getProjects``), or for dependents the
-operationId and the parent's id (``getTasks:<projectId>``). Keys name the checkpoints and the
-claims, so a resumed run finds its place again.
+operationId and the parent's id (``getTasks:<projectId>``). Keys name the checkpoints, so a
+resumed run finds its place again. A run may cover only some sources (a refresh): then only
+their listings, and the parent listings their dependents need, are planned.
 """
 
 from __future__ import annotations
@@ -38,10 +39,36 @@ class PlannedOp:
         return self.operation.source
 
 
-def base_ops(workspace_id: str) -> list[PlannedOp]:
-    """The workspace-level listings (users and projects first)."""
+def all_sources() -> list[str]:
+    """Every source a full run lists: the workspace-level ones, then the dependents."""
+    sources = [op.source for op in catalog.workspace_operations()]
+    sources += [catalog.operation_by_id(operation_id).source for operation_id, _ in catalog.EXPANSIONS.values()]
+    return list(dict.fromkeys(sources))
+
+
+def with_parents(sources: list[str]) -> list[str]:
+    """``sources`` plus the parent listings their dependents are found from."""
+    needed = set(sources)
+    for parent, (operation_id, _) in catalog.EXPANSIONS.items():
+        if catalog.operation_by_id(operation_id).source in needed:
+            needed.add(parent)
+    return [source for source in all_sources() if source in needed]
+
+
+def base_ops(workspace_id: str, sources: list[str] | None = None) -> list[PlannedOp]:
+    """The workspace-level listings (users and projects first), of ``sources`` when given."""
     return [PlannedOp(op.operation_id, op, op.path.replace("{workspaceId}", workspace_id), op.fixed_query)
-            for op in catalog.workspace_operations()]
+            for op in catalog.workspace_operations() if sources is None or op.source in sources]
+
+
+def expansions(sources: list[str] | None = None) -> dict[str, str]:
+    """Parent source -> dependent source, for the dependents ``sources`` covers."""
+    found = {}
+    for parent, (operation_id, _) in catalog.EXPANSIONS.items():
+        dependent = catalog.operation_by_id(operation_id).source
+        if sources is None or dependent in sources:
+            found[parent] = dependent
+    return found
 
 
 def dependent_ops(workspace_id: str, parent_source: str, parent_ids: list[str], window: dict) -> list[PlannedOp]:

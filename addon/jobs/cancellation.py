@@ -11,20 +11,19 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
 from ..extensions import db
-from ..models import BootstrapJob, utcnow
 from ..queueing import get_redis
+from ..store import bootstrap_runs
 from . import schedule
 
 BOOTSTRAP, REGISTER, DEREGISTER, PURGE = "bootstrap", "register-webhooks", "deregister-webhooks", "purge"
 KINDS = (BOOTSTRAP, REGISTER, DEREGISTER, PURGE)
 _WAITING = (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED)
-_ACTIVE_BOOTSTRAP = ("pending", "running")
 
 
 def cancel_queued(workspace_id: str, kinds: tuple[str, ...]) -> list[str]:
     """Delete the waiting (queued, scheduled for retry, deferred) jobs of ``kinds`` for
-    ``workspace_id``. Cancelling ``bootstrap`` also marks the workspace's pending or running
-    bootstrap runs ``cancelled`` (and commits), so a later install can start a fresh one.
+    ``workspace_id``. Cancelling ``bootstrap`` also marks the workspace's pending, running or
+    waiting bootstrap runs ``cancelled`` (and commits), so a later install can start a fresh one.
 
     :return: the ids of the jobs removed.
     """
@@ -40,10 +39,7 @@ def cancel_queued(workspace_id: str, kinds: tuple[str, ...]) -> list[str]:
             job.delete(remove_from_queue=True)
             removed.append(job_id)
     if BOOTSTRAP in kinds:
-        runs = db.session.execute(db.select(BootstrapJob).where(
-            BootstrapJob.workspace_id == workspace_id, BootstrapJob.status.in_(_ACTIVE_BOOTSTRAP))).scalars()
-        for run in runs:
-            run.status, run.finished_at = "cancelled", utcnow()
+        bootstrap_runs.cancel_active(workspace_id)
         db.session.commit()
     return removed
 

@@ -20,12 +20,12 @@ from rq.exceptions import DuplicateJobError
 from rq.job import Job
 
 from ..extensions import db
-from ..models import BootstrapJob
+from ..models import BootstrapRun
 from ..queueing import BOOTSTRAP, DEFAULT, HIGH, enqueue, enqueue_in, get_queue, get_redis
+from ..request_context import current_request_id
 from ..store import bootstrap_runs
 
 BOOTSTRAP_JOB = "addon.jobs.bootstrap.run_bootstrap"
-BOOTSTRAP_PART_JOB = "addon.jobs.bootstrap.run_bootstrap_part"
 BOOTSTRAP_FAILURE = "addon.jobs.bootstrap.record_job_failure"
 REGISTER_WEBHOOKS_JOB = "addon.jobs.webhook_registration.register_webhooks"
 REGISTRATION_FAILURE = "addon.jobs.webhook_registration.record_registration_failure"
@@ -45,16 +45,16 @@ def job_id(kind: str, workspace_id: str) -> str:
     return f"{kind}-{safe}"
 
 
-ACTIVE_BOOTSTRAP_STATES = bootstrap_runs.ACTIVE
-
-
-def request_bootstrap(workspace_id: str, trigger: str, *, enqueue: bool = True) -> tuple[BootstrapJob, bool]:
-    """Start a bootstrap of ``workspace_id`` unless one is pending or running.
+def request_bootstrap(workspace_id: str, trigger: str, *, enqueue: bool = True,
+                      sources: list[str] | None = None) -> tuple[BootstrapRun, bool]:
+    """Start a bootstrap of ``workspace_id`` unless one is pending, running or waiting.
 
     Serialized per workspace by a short Redis lock, so two simultaneous requests make one run.
-    Commits the new ``bootstrap_jobs`` row before enqueueing (the worker must see it).
+    Commits the new ``bootstrap_runs`` row (with the current request id) before enqueueing (the
+    worker must see it).
     :param enqueue: False to create the run without a job (``flask bootstrap run`` works on it
         in its own process).
+    :param sources: only these sources (a refresh); None lists everything.
     :return: the run, and whether it was created now (False: the one already in progress).
     """
     with get_redis().lock(f"addon:bootstrap:request:{workspace_id}", timeout=REQUEST_LOCK_SECONDS,
@@ -62,41 +62,38 @@ def request_bootstrap(workspace_id: str, trigger: str, *, enqueue: bool = True) 
         current = bootstrap_runs.active(workspace_id)
         if current is not None:
             return current, False
-        run = bootstrap_runs.create(workspace_id, trigger)
+        run = bootstrap_runs.create(workspace_id, trigger, sources=sources, request_id=current_request_id())
         db.session.commit()
         if enqueue:
-            run.rq_job_id = bootstrap(workspace_id, run.id).id
+            run.rq_job_id = enqueue_bootstrap(workspace_id, run.id).id
             db.session.commit()
         return run, True
 
 
-def bootstrap(workspace_id: str, bootstrap_job_id: int) -> Job:
-    """Run the bootstrap of ``workspace_id`` (the ``bootstrap_jobs`` row already exists)."""
-    job = enqueue(BOOTSTRAP, BOOTSTRAP_JOB, workspace_id, bootstrap_job_id,
-                  job_id=job_id("bootstrap", workspace_id), workspace_id=workspace_id,
-                  job_timeout=BOOTSTRAP_TIMEOUT, retry=Retry(max=3, interval=[10, 60, 300]),
-                  on_failure=Callback(BOOTSTRAP_FAILURE))
-    _track(bootstrap_job_id, job)
-    return job
+def enqueue_bootstrap(workspace_id: str, run_id: int) -> Job:
+    """The first job of bootstrap run ``run_id`` (its row already exists)."""
+    return enqueue(BOOTSTRAP, BOOTSTRAP_JOB, workspace_id, run_id,
+                   job_id=job_id("bootstrap", workspace_id), workspace_id=workspace_id,
+                   job_timeout=BOOTSTRAP_TIMEOUT, retry=Retry(max=3, interval=[10, 60, 300]),
+                   on_failure=Callback(BOOTSTRAP_FAILURE))
 
 
-def bootstrap_part(workspace_id: str, bootstrap_job_id: int, part: int, slice_label: str,
-                   slice_seconds: float | None = None) -> Job:
-    """One more slice of a bootstrap run: an extra part, a continuation or a resume."""
-    job = enqueue(BOOTSTRAP, BOOTSTRAP_PART_JOB, workspace_id, bootstrap_job_id, part, slice_label, slice_seconds,
-                  job_id=job_id(f"bootstrap-{bootstrap_job_id}-p{part}-{slice_label}", workspace_id),
-                  workspace_id=workspace_id, job_timeout=BOOTSTRAP_TIMEOUT,
-                  retry=Retry(max=3, interval=[10, 60, 300]), on_failure=Callback(BOOTSTRAP_FAILURE))
-    _track(bootstrap_job_id, job)
-    return job
+def bootstrap_slice_job_id(workspace_id: str, run_id: int, label: str) -> str:
+    """The job id of slice ``label`` (``s1``, ``r1-s0``...) of run ``run_id``."""
+    return job_id(f"bootstrap-{run_id}-{label}", workspace_id)
 
 
-def cancel_bootstrap(workspace_id: str) -> int:
-    """Cancel the pending or running bootstrap of ``workspace_id`` (its parts stop within a few
-    seconds); returns how many runs were cancelled. Commits."""
-    count = bootstrap_runs.cancel_active(workspace_id)
-    db.session.commit()
-    return count
+def enqueue_bootstrap_slice(workspace_id: str, run_id: int, label: str, *, delay_seconds: float = 0.0,
+                            slice_seconds: float | None = None) -> Job:
+    """One more slice of a run (a continuation or a resume), after ``delay_seconds`` if given (a
+    throttled workspace: the worker is free meanwhile; RQ's scheduler enqueues it when due)."""
+    options = dict(job_id=bootstrap_slice_job_id(workspace_id, run_id, label), workspace_id=workspace_id,
+                   job_timeout=BOOTSTRAP_TIMEOUT, retry=Retry(max=3, interval=[10, 60, 300]),
+                   on_failure=Callback(BOOTSTRAP_FAILURE))
+    args = (workspace_id, run_id, label, slice_seconds)
+    if delay_seconds > 0:
+        return enqueue_in(BOOTSTRAP, delay_seconds, BOOTSTRAP_JOB, *args, **options)
+    return enqueue(BOOTSTRAP, BOOTSTRAP_JOB, *args, **options)
 
 
 def register_webhooks(workspace_id: str) -> Job:
@@ -202,9 +199,3 @@ def webhook_sweep(every_seconds: int, now: float | None = None, min_slot: int = 
         return queue.schedule_job(job, datetime.fromtimestamp(slot * every_seconds, UTC), unique=True)
     except DuplicateJobError:
         return None
-
-
-def _track(bootstrap_job_id: int, job: Job) -> None:
-    from .bootstrap_coordination import RunCoordination
-
-    RunCoordination(get_redis(), bootstrap_job_id).track_job(job.id)

@@ -1,106 +1,132 @@
-"""Bootstrap runs (``bootstrap_jobs``): status, progress, errors and per-operation checkpoints.
+"""Bootstrap runs (``bootstrap_runs``) and their per-listing checkpoints (``bootstrap_checkpoints``).
 
-Several threads and processes work on one run at once, so progress is written with single
-atomic UPDATE statements (counters incremented in SQL, one checkpoint key set with the
-database's JSON functions) instead of read-modify-write of the row. Callers commit, usually
-together with the entities a page brought.
-
-``checkpoints`` = ``{"window": {"start", "end"}, "ops": {<op key>: {"page", "items", "state"}}}``:
-``page`` is the next page to fetch, ``state`` is ``running``, ``done`` or ``failed``.
+A run's progress is the sum of its checkpoint rows: one row per listing, upserted with the
+entities of each page in one transaction, so the threads of a run never contend on one row.
+Callers commit. Nothing here knows about HTTP: views turn ``RunSummary`` into bodies.
 """
 
 from __future__ import annotations
 
-import json
-import re
 from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from ..extensions import db
-from ..models import BootstrapJob, isoformat_utc, utcnow
+from ..models import (
+    ACTIVE_RUN_STATUSES,
+    BootstrapCheckpoint,
+    BootstrapRun,
+    BootstrapRunStatus,
+    CheckpointState,
+    Installation,
+    InstallationStatus,
+    utcnow,
+)
 
-ACTIVE = ("pending", "running")
-FINISHED = ("completed", "failed", "cancelled")
-_SAFE_KEY = re.compile(r"^[A-Za-z0-9:_.-]{1,200}$")
+FINAL_STATUSES = (BootstrapRunStatus.COMPLETED, BootstrapRunStatus.FAILED, BootstrapRunStatus.CANCELLED)
+_INSERT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
 @dataclass(frozen=True)
-class Snapshot:
-    """A fresh read of a run (never from the session's identity map)."""
+class Checkpoint:
+    """Where one listing stands: the next page to fetch, the items stored, its state."""
 
-    id: int
-    workspace_id: str
-    status: str
-    checkpoints: dict
-    started_at: datetime | None
+    next_page: int = 1
+    items: int = 0
+    state: CheckpointState | None = None
 
     @property
-    def ops(self) -> dict[str, dict]:
-        return self.checkpoints.get("ops") or {}
-
-    @property
-    def window(self) -> dict | None:
-        return self.checkpoints.get("window")
-
-    @property
-    def active(self) -> bool:
-        return self.status in ACTIVE
+    def settled(self) -> bool:
+        return self.state in (CheckpointState.DONE, CheckpointState.FAILED)
 
 
-def create(workspace_id: str, trigger: str) -> BootstrapJob:
-    """A new ``pending`` run (flushed, not committed)."""
-    run = BootstrapJob(workspace_id=workspace_id, trigger=trigger, status="pending", checkpoints={}, errors=[])
+@dataclass(frozen=True)
+class RunSummary:
+    """A run with its progress summed from the checkpoints."""
+
+    run: BootstrapRun
+    operations_done: int
+    items_stored: int
+    errors: list[dict]
+
+
+def create(workspace_id: str, trigger: str, *, sources: list[str] | None = None,
+           request_id: str | None = None) -> BootstrapRun:
+    """A new ``pending`` run (flushed, not committed); ``sources`` None lists everything."""
+    run = BootstrapRun(workspace_id=workspace_id, trigger=trigger, status=BootstrapRunStatus.PENDING.value,
+                       sources=sources, request_id=request_id, errors=[], operations_total=0, resumes=0)
     db.session.add(run)
     db.session.flush()
     return run
 
 
-def get(run_id: int) -> BootstrapJob | None:
-    return db.session.get(BootstrapJob, run_id, populate_existing=True)
+def get(run_id: int) -> BootstrapRun | None:
+    """The run, read afresh (never from the session's identity map)."""
+    return db.session.get(BootstrapRun, run_id, populate_existing=True)
 
 
-def latest(workspace_id: str) -> BootstrapJob | None:
+def latest(workspace_id: str) -> BootstrapRun | None:
     """The most recent run of ``workspace_id``."""
     return db.session.execute(
-        db.select(BootstrapJob).where(BootstrapJob.workspace_id == workspace_id)
-        .order_by(BootstrapJob.id.desc()).limit(1).execution_options(populate_existing=True)
+        db.select(BootstrapRun).where(BootstrapRun.workspace_id == workspace_id)
+        .order_by(BootstrapRun.id.desc()).limit(1).execution_options(populate_existing=True)
     ).scalar_one_or_none()
 
 
-def active(workspace_id: str) -> BootstrapJob | None:
-    """The pending or running run of ``workspace_id``, if any."""
+def active(workspace_id: str) -> BootstrapRun | None:
+    """The pending, running or waiting run of ``workspace_id``, if any."""
     return db.session.execute(
-        db.select(BootstrapJob).where(BootstrapJob.workspace_id == workspace_id, BootstrapJob.status.in_(ACTIVE))
-        .order_by(BootstrapJob.id.desc()).limit(1).execution_options(populate_existing=True)
+        db.select(BootstrapRun).where(BootstrapRun.workspace_id == workspace_id,
+                                      BootstrapRun.status.in_(ACTIVE_RUN_STATUSES))
+        .order_by(BootstrapRun.id.desc()).limit(1).execution_options(populate_existing=True)
     ).scalar_one_or_none()
 
 
-def active_runs() -> list[Snapshot]:
-    """Every pending or running run."""
-    rows = db.session.execute(_snapshot_query().where(BootstrapJob.status.in_(ACTIVE))).all()
-    return [Snapshot(*row) for row in rows]
+def unattended(cutoff: datetime) -> list[BootstrapRun]:
+    """Active runs no job has touched since ``cutoff`` (waiting ones only once their
+    ``resume_at`` is also before it)."""
+    last_seen = sa.func.coalesce(BootstrapRun.heartbeat_at, BootstrapRun.created_at)
+    return list(db.session.execute(
+        db.select(BootstrapRun).where(
+            BootstrapRun.status.in_(ACTIVE_RUN_STATUSES), last_seen < cutoff,
+            (BootstrapRun.status != BootstrapRunStatus.WAITING.value) | (BootstrapRun.resume_at < cutoff))
+        .order_by(BootstrapRun.id).execution_options(populate_existing=True)).scalars())
 
 
-def snapshot(run_id: int) -> Snapshot | None:
-    row = db.session.execute(_snapshot_query().where(BootstrapJob.id == run_id)).one_or_none()
-    return Snapshot(*row) if row is not None else None
+def summary(run: BootstrapRun) -> RunSummary:
+    """``run`` with its progress: listings settled, items stored, errors (the run's, then the
+    failed listings')."""
+    done, items = db.session.execute(
+        sa.select(sa.func.count().filter(BootstrapCheckpoint.state != CheckpointState.RUNNING.value),
+                  sa.func.coalesce(sa.func.sum(BootstrapCheckpoint.items), 0))
+        .where(BootstrapCheckpoint.run_id == run.id)).one()
+    failed = db.session.execute(
+        sa.select(BootstrapCheckpoint.error).where(BootstrapCheckpoint.run_id == run.id,
+                                                   BootstrapCheckpoint.error.is_not(None))
+        .order_by(BootstrapCheckpoint.updated_at, BootstrapCheckpoint.id)).scalars()
+    return RunSummary(run, int(done), int(items), list(run.errors or []) + list(failed))
 
 
-def op_state(run_id: int, key: str) -> dict:
-    """The checkpoint of one operation (``{}`` if it has none), read without loading the rest."""
-    if not _SAFE_KEY.match(key):
-        raise ValueError(f"unsafe checkpoint key {key!r}")
-    if db.session.get_bind().dialect.name == "postgresql":
-        value = db.session.execute(sa.text("SELECT checkpoints -> 'ops' -> :key FROM bootstrap_jobs WHERE id = :id"),
-                                   {"key": key, "id": run_id}).scalar()
-    else:
-        value = db.session.execute(
-            sa.text("SELECT json_extract(checkpoints, :path) FROM bootstrap_jobs WHERE id = :id"),
-            {"path": f'$.ops."{key}"', "id": run_id}).scalar()
-        value = json.loads(value) if value else None
-    return value if isinstance(value, dict) else {}
+def checkpoints(run_id: int) -> dict[str, Checkpoint]:
+    """Every checkpoint of the run by listing key."""
+    rows = db.session.execute(sa.select(BootstrapCheckpoint.op_key, BootstrapCheckpoint.next_page,
+                                        BootstrapCheckpoint.items, BootstrapCheckpoint.state)
+                              .where(BootstrapCheckpoint.run_id == run_id)).all()
+    return {key: Checkpoint(page, items, CheckpointState(state)) for key, page, items, state in rows}
+
+
+def save_checkpoint(run_id: int, workspace_id: str, op_key: str, source: str, checkpoint: Checkpoint,
+                    error: dict | None = None) -> None:
+    """Insert or move the checkpoint of one listing (one statement)."""
+    connection = db.session.connection()
+    insert = _INSERT[connection.dialect.name](BootstrapCheckpoint.__table__)
+    values = {"next_page": checkpoint.next_page, "items": checkpoint.items, "state": checkpoint.state.value,
+              "error": sa.null() if error is None else error, "updated_at": utcnow()}
+    connection.execute(insert.values(run_id=run_id, workspace_id=workspace_id, op_key=op_key, source=source,
+                                     **values)
+                       .on_conflict_do_update(index_elements=["run_id", "op_key"], set_=values))
 
 
 def relax_durability() -> None:
@@ -113,89 +139,98 @@ def relax_durability() -> None:
         db.session.execute(sa.text("SET LOCAL synchronous_commit TO OFF"))
 
 
-def _snapshot_query():
-    return sa.select(BootstrapJob.id, BootstrapJob.workspace_id, BootstrapJob.status, BootstrapJob.checkpoints,
-                     BootstrapJob.started_at)
-
-
-def status_body(run: BootstrapJob | None) -> dict:
-    """The answer of ``GET /bootstrap/status`` for ``run`` (``status: none`` without one)."""
-    if run is None:
-        return {"status": "none", "operations_total": 0, "operations_done": 0, "items_stored": 0, "errors": [],
-                "started_at": None, "finished_at": None}
-    return {"status": run.status, "operations_total": run.operations_total, "operations_done": run.operations_done,
-            "items_stored": run.items_stored, "errors": list(run.errors or []),
-            "started_at": isoformat_utc(run.started_at), "finished_at": isoformat_utc(run.finished_at)}
-
-
 def start(run_id: int, operations_total: int, window: dict) -> bool:
-    """Move a pending run to running with its checkpoint skeleton; False if it was not pending."""
-    result = db.session.execute(
-        sa.update(BootstrapJob).where(BootstrapJob.id == run_id, BootstrapJob.status == "pending")
-        .values(status="running", started_at=utcnow(), operations_total=operations_total,
-                checkpoints={"window": window, "ops": {}}, updated_at=utcnow()))
-    return result.rowcount == 1
+    """Move a pending run to running with its time-entry window; False if it was not pending."""
+    now = utcnow()
+    return _update(run_id, (BootstrapRunStatus.PENDING,), status=BootstrapRunStatus.RUNNING.value, started_at=now,
+                   heartbeat_at=now, operations_total=operations_total, window_start=window["start"],
+                   window_end=window["end"])
+
+
+def attend(run_id: int, rq_job_id: str | None) -> bool:
+    """A job works on the run now: running, heartbeat renewed; False if the run has ended."""
+    return _update(run_id, ACTIVE_RUN_STATUSES, status=BootstrapRunStatus.RUNNING.value, heartbeat_at=utcnow(),
+                   resume_at=None, rq_job_id=rq_job_id)
+
+
+def heartbeat(run_id: int) -> None:
+    """Renew the heartbeat of the job working on the run."""
+    _update(run_id, ACTIVE_RUN_STATUSES, heartbeat_at=utcnow())
+
+
+def hand_over(run_id: int, rq_job_id: str, resume_at: datetime | None = None, *, resumed: bool = False) -> None:
+    """Record the job that continues the run; with ``resume_at`` the run is ``waiting`` until then."""
+    values: dict = {"rq_job_id": rq_job_id, "heartbeat_at": utcnow()}
+    if resume_at is not None:
+        values.update(status=BootstrapRunStatus.WAITING.value, resume_at=resume_at)
+    if resumed:
+        values["resumes"] = BootstrapRun.resumes + 1
+    _update(run_id, ACTIVE_RUN_STATUSES, **values)
 
 
 def add_operations(run_id: int, count: int) -> None:
-    """Count ``count`` more operations (dependents found) in the run's total."""
-    db.session.execute(sa.update(BootstrapJob).where(BootstrapJob.id == run_id)
-                       .values(operations_total=BootstrapJob.operations_total + count, updated_at=utcnow()))
-
-
-def record_op(run_id: int, key: str, state: dict, *, items: int = 0, settled: bool = False,
-              error: dict | None = None) -> None:
-    """Set the checkpoint of operation ``key``, add ``items`` stored, count it done when
-    ``settled`` and append ``error``: one atomic statement."""
-    if not _SAFE_KEY.match(key):
-        raise ValueError(f"unsafe checkpoint key {key!r}")
-    postgres = db.session.get_bind().dialect.name == "postgresql"
-    if postgres:
-        checkpoints = "jsonb_set(checkpoints, CAST(:path AS text[]), CAST(:state AS jsonb), true)"
-        errors = "errors || CAST(:error AS jsonb)"
-        params = {"path": "{ops," + key + "}", "error": json.dumps([error] if error else [])}
-    else:
-        checkpoints = "json_set(checkpoints, :path, json(:state))"
-        errors = "CASE WHEN :error IS NULL THEN errors ELSE json_insert(errors, '$[#]', json(:error)) END"
-        params = {"path": f'$.ops."{key}"', "error": json.dumps(error) if error else None}
-    db.session.execute(_timestamped(
-        f"UPDATE bootstrap_jobs SET checkpoints = {checkpoints}, errors = {errors}, "
-        "items_stored = items_stored + :items, operations_done = operations_done + :settled, updated_at = :now "
-        "WHERE id = :id"),
-        {**params, "state": json.dumps(state), "items": items, "settled": int(settled), "now": utcnow(),
-         "id": run_id})
+    """Count ``count`` more listings (dependents found) in the run's total."""
+    _update(run_id, ACTIVE_RUN_STATUSES, operations_total=BootstrapRun.operations_total + count)
 
 
 def add_error(run_id: int, error: dict) -> None:
-    """Append ``error`` (``{"operation", "status", "message"}``) to the run's errors."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        statement, value = "errors || CAST(:error AS jsonb)", json.dumps([error])
-    else:
-        statement, value = "json_insert(errors, '$[#]', json(:error))", json.dumps(error)
-    db.session.execute(
-        _timestamped(f"UPDATE bootstrap_jobs SET errors = {statement}, updated_at = :now WHERE id = :id"),
-        {"error": value, "now": utcnow(), "id": run_id})
+    """Append a run-level ``error`` (``{"operation", "status", "message"}``): rare, whole-run events."""
+    run = get(run_id)
+    if run is not None:
+        run.errors = [*(run.errors or []), error]
 
 
-def finish(run_id: int, status: str) -> bool:
+def finish(run_id: int, status: BootstrapRunStatus) -> bool:
     """End an active run as ``completed``, ``failed`` or ``cancelled``; False if it had ended."""
-    if status not in FINISHED:
+    if status not in FINAL_STATUSES:
         raise ValueError(f"not a final status: {status!r}")
-    result = db.session.execute(
-        sa.update(BootstrapJob).where(BootstrapJob.id == run_id, BootstrapJob.status.in_(ACTIVE))
-        .values(status=status, finished_at=utcnow(), updated_at=utcnow()))
-    return result.rowcount == 1
+    return _update(run_id, ACTIVE_RUN_STATUSES, status=status.value, finished_at=utcnow(), resume_at=None)
 
 
 def cancel_active(workspace_id: str) -> int:
     """Cancel the active runs of ``workspace_id``; returns how many."""
     result = db.session.execute(
-        sa.update(BootstrapJob).where(BootstrapJob.workspace_id == workspace_id, BootstrapJob.status.in_(ACTIVE))
-        .values(status="cancelled", finished_at=utcnow(), updated_at=utcnow()))
+        sa.update(BootstrapRun).where(BootstrapRun.workspace_id == workspace_id,
+                                      BootstrapRun.status.in_(ACTIVE_RUN_STATUSES))
+        .values(status=BootstrapRunStatus.CANCELLED.value, finished_at=utcnow(), resume_at=None,
+                updated_at=utcnow()))
     return result.rowcount
 
 
-def _timestamped(sql: str) -> sa.TextClause:
-    """``sql`` with ``:now`` bound as the models' DateTime, so both dialects store it their way."""
-    return sa.text(sql).bindparams(sa.bindparam("now", type_=sa.DateTime(timezone=True)))
+def forget_older(workspace_id: str, run_id: int, source: str) -> int:
+    """Drop the checkpoints of ``source`` left by runs before ``run_id`` (which listed it in
+    full), so the table holds about one run per workspace; returns how many went."""
+    return db.session.execute(sa.delete(BootstrapCheckpoint).where(
+        BootstrapCheckpoint.workspace_id == workspace_id, BootstrapCheckpoint.source == source,
+        BootstrapCheckpoint.run_id < run_id)).rowcount
 
+
+def last_listed(workspace_id: str) -> dict[str, datetime]:
+    """Per source, when a run last finished listing it in full."""
+    rows = db.session.execute(
+        sa.select(BootstrapCheckpoint.source, sa.func.max(BootstrapCheckpoint.updated_at))
+        .where(BootstrapCheckpoint.workspace_id == workspace_id,
+               BootstrapCheckpoint.state == CheckpointState.DONE.value)
+        .group_by(BootstrapCheckpoint.source)).all()
+    return dict(rows)
+
+
+def due_for_refresh(cutoff: datetime) -> list[str]:
+    """Active installations' workspaces with a completed run, no active one, and no run created
+    since ``cutoff``."""
+    ever_completed = sa.func.count().filter(BootstrapRun.status == BootstrapRunStatus.COMPLETED.value)
+    active_count = sa.func.count().filter(BootstrapRun.status.in_(ACTIVE_RUN_STATUSES))
+    rows = db.session.execute(
+        sa.select(BootstrapRun.workspace_id)
+        .join(Installation, Installation.workspace_id == BootstrapRun.workspace_id)
+        .where(Installation.status == InstallationStatus.ACTIVE.value)
+        .group_by(BootstrapRun.workspace_id)
+        .having(ever_completed > 0, active_count == 0, sa.func.max(BootstrapRun.created_at) < cutoff)).scalars()
+    return sorted(rows)
+
+
+def _update(run_id: int, statuses, **values) -> bool:
+    result = db.session.execute(
+        sa.update(BootstrapRun).where(BootstrapRun.id == run_id, BootstrapRun.status.in_(statuses))
+        .values(**values, updated_at=utcnow()))
+    return result.rowcount == 1

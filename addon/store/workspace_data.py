@@ -19,7 +19,7 @@ _INSERT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
 def upsert(workspace_id: str, source: str, entities: Iterable[tuple[str, dict]],
-           bootstrap_job_id: int | None = None) -> int:
+           bootstrap_run_id: int | None = None) -> int:
     """Insert or replace ``(entity_id, data)`` pairs in one statement; returns how many.
 
     Concurrent upserts of one entity converge on the last writer instead of failing. The rows go
@@ -28,7 +28,7 @@ def upsert(workspace_id: str, source: str, entities: Iterable[tuple[str, dict]],
     Does not commit.
     """
     rows = [{"workspace_id": workspace_id, "source": source, "entity_id": str(entity_id), "data": data,
-             "bootstrap_job_id": bootstrap_job_id, "fetched_at": utcnow()} for entity_id, data in entities]
+             "bootstrap_run_id": bootstrap_run_id, "fetched_at": utcnow()} for entity_id, data in entities]
     if not rows:
         return 0
     connection = db.session.connection()
@@ -43,7 +43,7 @@ def _upsert_statement(dialect_name: str):
     insert = _INSERT[dialect_name](WorkspaceData.__table__)
     return insert.on_conflict_do_update(
         index_elements=["workspace_id", "source", "entity_id"],
-        set_={"data": insert.excluded.data, "bootstrap_job_id": insert.excluded.bootstrap_job_id,
+        set_={"data": insert.excluded.data, "bootstrap_run_id": insert.excluded.bootstrap_run_id,
               "fetched_at": insert.excluded.fetched_at})
 
 
@@ -55,23 +55,23 @@ def delete(workspace_id: str, source: str, entity_id: str) -> int:
     return result.rowcount
 
 
-def delete_not_seen(workspace_id: str, source: str, bootstrap_job_id: int,
+def delete_not_seen(workspace_id: str, source: str, bootstrap_run_id: int,
                     fetched_before: datetime | None = None) -> int:
     """After a complete bootstrap listing, remove the entities that run did not see.
 
     :param fetched_before: keep entities stored at or after this time (a webhook brought them
         while the run was listing).
     """
-    result = db.session.execute(db.delete(WorkspaceData).where(*_not_seen(workspace_id, source, bootstrap_job_id,
+    result = db.session.execute(db.delete(WorkspaceData).where(*_not_seen(workspace_id, source, bootstrap_run_id,
                                                                           fetched_before)))
     return result.rowcount
 
 
-def not_seen(workspace_id: str, source: str, bootstrap_job_id: int,
+def not_seen(workspace_id: str, source: str, bootstrap_run_id: int,
              fetched_before: datetime | None = None) -> list[WorkspaceData]:
     """The entities ``delete_not_seen`` would remove, for callers that filter them further."""
     return list(db.session.execute(db.select(WorkspaceData).where(
-        *_not_seen(workspace_id, source, bootstrap_job_id, fetched_before))).scalars())
+        *_not_seen(workspace_id, source, bootstrap_run_id, fetched_before))).scalars())
 
 
 def delete_ids(workspace_id: str, row_ids: Iterable[int]) -> int:
@@ -83,18 +83,18 @@ def delete_ids(workspace_id: str, row_ids: Iterable[int]) -> int:
         WorkspaceData.workspace_id == workspace_id, WorkspaceData.id.in_(ids))).rowcount
 
 
-def seen_ids(workspace_id: str, source: str, bootstrap_job_id: int) -> list[str]:
-    """Entity ids of ``source`` that bootstrap run ``bootstrap_job_id`` stored, in storage order."""
+def seen_ids(workspace_id: str, source: str, bootstrap_run_id: int) -> list[str]:
+    """Entity ids of ``source`` that bootstrap run ``bootstrap_run_id`` stored, in storage order."""
     return list(db.session.execute(
         db.select(WorkspaceData.entity_id).where(WorkspaceData.workspace_id == workspace_id,
                                                  WorkspaceData.source == source,
-                                                 WorkspaceData.bootstrap_job_id == bootstrap_job_id)
+                                                 WorkspaceData.bootstrap_run_id == bootstrap_run_id)
         .order_by(WorkspaceData.id)).scalars())
 
 
-def _not_seen(workspace_id, source, bootstrap_job_id, fetched_before):
+def _not_seen(workspace_id, source, bootstrap_run_id, fetched_before):
     conditions = [WorkspaceData.workspace_id == workspace_id, WorkspaceData.source == source,
-                  (WorkspaceData.bootstrap_job_id != bootstrap_job_id) | WorkspaceData.bootstrap_job_id.is_(None)]
+                  (WorkspaceData.bootstrap_run_id != bootstrap_run_id) | WorkspaceData.bootstrap_run_id.is_(None)]
     if fetched_before is not None:
         conditions.append(WorkspaceData.fetched_at < fetched_before)
     return conditions

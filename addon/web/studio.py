@@ -14,6 +14,7 @@ from flask import Blueprint, current_app, g, jsonify, make_response, render_temp
 from .. import auth
 from ..clockify.openapi_catalog import get_catalog
 from ..errors import AddonError, NotFound
+from ..jobs import bootstrap
 from ..models import isoformat_utc
 from ..store import workspace_data
 from . import studio_calls
@@ -102,8 +103,12 @@ def cached_workspace_data():
                                             offset=(page_number - 1) * page_size)
         items = [{"entityId": r.entity_id, "name": _entity_name(r.data), "data": r.data,
                   "fetchedAt": isoformat_utc(r.fetched_at)} for r in rows]
+    collections = [{"source": f.source, "freshness": f.kept_by, "events": list(f.events),
+                    "lastRefreshedAt": isoformat_utc(f.last_refreshed_at)}
+                   for f in bootstrap.collection_freshness(workspace_id, counts)]
     return jsonify(counts=counts, source=source, page=page_number, pageSize=page_size,
-                   total=counts.get(source, 0) if source else sum(counts.values()), items=items)
+                   total=counts.get(source, 0) if source else sum(counts.values()), items=items,
+                   collections=collections)
 
 
 def _session(claims, installation) -> dict:

@@ -10,6 +10,7 @@ skipped with a recorded reason, never an error.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from ..store import workspace_data
@@ -45,6 +46,32 @@ KINDS = (
          ("EXPENSE_DELETED",)),
 )
 KIND_OF_EVENT = {e: kind for kind in KINDS for e in kind.upsert_events + kind.delete_events}
+
+
+@dataclass(frozen=True)
+class Freshness:
+    """How one cached collection stays fresh: webhook ``events`` (named), or the periodic
+    ``refresh``; and when a bootstrap run last listed it in full."""
+
+    source: str
+    kept_by: str
+    events: tuple[str, ...]
+    last_refreshed_at: datetime | None
+
+
+def freshness(sources, subscribed_events, last_listed: dict[str, datetime]) -> list[Freshness]:
+    """The ``Freshness`` of each of ``sources``, given the subscribed events."""
+    kept = sources_kept_fresh(subscribed_events)
+    return [Freshness(source, "events" if source in kept else "refresh", kept.get(source, ()),
+                      last_listed.get(source)) for source in sources]
+
+
+def sources_kept_fresh(subscribed_events) -> dict[str, tuple[str, ...]]:
+    """The sources webhook events keep fresh, with their events: those whose every creating,
+    changing and deleting event is subscribed. The others need the periodic refresh."""
+    subscribed = set(subscribed_events)
+    return {kind.source: kind.upsert_events + kind.delete_events for kind in KINDS
+            if subscribed.issuperset(kind.upsert_events + kind.delete_events)}
 
 
 def find_entities(payload: Any, wrapper_keys: tuple[str, ...]) -> list[tuple[str, dict]]:

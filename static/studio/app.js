@@ -337,10 +337,19 @@ async function loadDataPanel(force = false) {
   const entries = Object.entries(result.data.counts || {});
   if (!entries.length) {
     box.append(el("p", { className: "muted" }, "Nothing is cached for this workspace yet."));
-    return;
+  } else {
+    box.append(el("ul", { className: "counts" }, entries.map(([source, count]) =>
+      el("li", {}, el("button", { type: "button", className: "secondary small", onclick: () => loadItems(source, 1) }, `${source} (${count})`)))));
   }
-  box.append(el("ul", { className: "counts" }, entries.map(([source, count]) =>
-    el("li", {}, el("button", { type: "button", className: "secondary small", onclick: () => loadItems(source, 1) }, `${source} (${count})`)))));
+  box.append(freshnessView(result.data.collections || []));
+}
+
+function freshnessView(collections) {
+  return el("details", { id: "data-freshness" }, el("summary", {}, "How each collection stays fresh"),
+    el("ul", {}, collections.map((c) => el("li", {},
+      el("strong", {}, c.source), ": ",
+      c.freshness === "events" ? "webhook events" : "periodic refresh",
+      c.lastRefreshedAt ? ` · last listed ${new Date(c.lastRefreshedAt).toLocaleString()}` : " · never listed"))));
 }
 
 async function loadBootstrapStatus() {
@@ -369,6 +378,9 @@ function bootstrapView(data) {
   }
   const items = job.items_stored ?? job.itemsStored;
   if (items !== undefined) parts.push(el("p", { className: "muted" }, `${items} items stored`));
+  if (job.status === "waiting" && job.resume_at) {
+    parts.push(el("p", { className: "waiting" }, `Clockify is throttling this workspace: the bootstrap resumes at ${new Date(job.resume_at).toLocaleString()}.`));
+  }
   if (job.started_at) parts.push(el("p", { className: "muted" }, `Started ${new Date(job.started_at).toLocaleString()}`));
   if (job.finished_at) parts.push(el("p", { className: "muted" }, `Finished ${new Date(job.finished_at).toLocaleString()}`));
   const errors = job.errors || [];

@@ -66,6 +66,8 @@ BAD_VALUES = [
     ("FRAME_ANCESTORS", "'self'; script-src *"),
     ("BOOTSTRAP_PAGE_SIZE", "0"),
     ("BOOTSTRAP_TIME_ENTRIES_DAYS", "-1"),
+    ("BOOTSTRAP_REFRESH_HOURS", "-1"),
+    ("BOOTSTRAP_REFRESH_HOURS", "daily"),
     ("WEBHOOK_SWEEP_SECONDS", "0"),
     ("WEBHOOK_BATCH_LINGER_MS", "-1"),
     ("METRICS_TOKEN", "short"),

@@ -18,8 +18,8 @@ from addon.extensions import db
 from addon.testkit import processes
 from addon.testkit.processes import ROOT, UNREACHABLE_REDIS
 
-TABLES = {"installations", "installation_webhooks", "webhook_events", "api_calls", "bootstrap_jobs",
-          "workspace_data"}
+TABLES = {"installations", "installation_webhooks", "webhook_events", "api_calls", "bootstrap_runs",
+          "bootstrap_checkpoints", "workspace_data"}
 KEY = Fernet.generate_key().decode()
 
 

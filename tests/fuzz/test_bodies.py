@@ -16,7 +16,7 @@ from addon.clockify import events as contract_events
 from addon.clockify import lifecycle
 from addon.extensions import db
 from addon.jobs import schedule
-from addon.models import BootstrapJob, Installation, InstallationWebhook, WebhookEvent
+from addon.models import BootstrapRun, Installation, InstallationWebhook, WebhookEvent
 from addon.queueing import PRIORITY_ORDER, get_queue, get_redis
 from addon.testkit import clockify_calls as calls
 
@@ -73,7 +73,7 @@ def _rows(app) -> dict:
             "webhooks": sorted(
                 (w.workspace_id, w.path, w.event, w.source, w.token_digest or "")
                 for w in db.session.execute(db.select(InstallationWebhook)).scalars()),
-            "bootstrap_runs": db.session.execute(db.select(db.func.count()).select_from(BootstrapJob)).scalar_one(),
+            "bootstrap_runs": db.session.execute(db.select(db.func.count()).select_from(BootstrapRun)).scalar_one(),
             "events": db.session.execute(db.select(db.func.count()).select_from(WebhookEvent)).scalar_one(),
             "queued": {name: len(get_queue(name)) for name in PRIORITY_ORDER},
             "events_job_queued": bool(get_redis().exists(schedule.received_job_flag(WS))),

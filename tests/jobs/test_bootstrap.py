@@ -2,17 +2,19 @@
 
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 
 from conftest import WORKSPACE, recent, seed_workspace
 
 from addon.clockify import bootstrap_operations
 from addon.extensions import db
 from addon.jobs import bootstrap, schedule
-from addon.jobs.bootstrap_coordination import RunCoordination
-from addon.models import Installation, WorkspaceData
+from addon.models import BootstrapRunStatus, CheckpointState, Installation, WorkspaceData
 from addon.queueing import enqueue, get_redis
 from addon.store import bootstrap_runs, workspace_data
+from addon.store.bootstrap_runs import Checkpoint
 from addon.testkit.fake_clockify import Fault
+from addon.web.bootstrap import status_body
 
 BASE_OPERATIONS = len(bootstrap_operations.workspace_operations())
 
@@ -22,6 +24,10 @@ def run_bootstrap(work):
     assert created
     work()
     return bootstrap_runs.get(run.id)
+
+
+def progress(run):
+    return bootstrap_runs.summary(run)
 
 
 def stored(source=None):
@@ -38,9 +44,9 @@ def test_pages_through_every_listing_and_expands_dependents(install, work, fake_
     for source, count in expected.items():
         assert counts[source] == count, source
     # 14 workspace-level listings, a task listing per project, a time-entry listing per user.
-    assert run.operations_total == run.operations_done == BASE_OPERATIONS + 7 + 2
-    assert run.items_stored == sum(counts.values())
-    body = bootstrap_runs.status_body(run)
+    assert run.operations_total == progress(run).operations_done == BASE_OPERATIONS + 7 + 2
+    assert progress(run).items_stored == sum(counts.values())
+    body = status_body(run)
     assert body["started_at"].endswith("+00:00") and body["finished_at"].endswith("+00:00")
 
     project_pages = fake_clockify.requests(path_glob="*/workspaces/ws1/projects")
@@ -91,7 +97,7 @@ def test_last_page_header_wins_over_a_short_page(install, work, fake_clockify):
 def test_second_run_adds_no_duplicates_and_removes_what_disappeared(install, work, fake_clockify):
     seed_workspace(fake_clockify)
     install()
-    run_bootstrap(work)
+    first = run_bootstrap(work)
     old_entry = ("time-entries", "old-entry")
     workspace_data.upsert(WORKSPACE, "time-entries", [("old-entry", {"timeInterval": {"start": recent(400)}})])
     db.session.commit()
@@ -110,6 +116,8 @@ def test_second_run_adds_no_duplicates_and_removes_what_disappeared(install, wor
     assert old_entry in stored()  # outside the 30-day window: not listed, so not removed
     rows = db.session.execute(db.select(WorkspaceData.source, WorkspaceData.entity_id)).all()
     assert len(rows) == len(set(rows))
+    # Every source was listed in full again: the first run's checkpoints are gone.
+    assert bootstrap_runs.checkpoints(first.id) == {} and bootstrap_runs.checkpoints(second.id)
 
 
 def test_dependents_of_parents_that_all_disappeared_are_removed(install, work, fake_clockify):
@@ -128,7 +136,7 @@ def test_429_retry_after_is_honoured(install, work, fake_clockify):
     fake_clockify.inject("*/workspaces/ws1/clients", Fault.rate_limited("1"))
     install()
     run = run_bootstrap(work)
-    assert run.status == "completed" and run.errors == []
+    assert run.status == "completed" and progress(run).errors == []
     first, second = fake_clockify.requests(path_glob="*/workspaces/ws1/clients")
     assert (first.status, second.status) == (429, 200)
     assert second.at - first.at >= 0.95
@@ -139,7 +147,7 @@ def test_5xx_is_retried_then_succeeds(install, work, fake_clockify):
     fake_clockify.inject("*/workspaces/ws1/clients", Fault.status(500), Fault.status(503))
     install()
     run = run_bootstrap(work)
-    assert run.status == "completed" and run.errors == []
+    assert run.status == "completed" and progress(run).errors == []
     assert [r.status for r in fake_clockify.requests(path_glob="*/workspaces/ws1/clients")] == [500, 503, 200]
     assert ("clients", "c1") in stored()
 
@@ -150,10 +158,10 @@ def test_4xx_is_recorded_and_never_fetched_again(install, work, fake_clockify):
     install()
     run = run_bootstrap(work)
     assert run.status == "completed"
-    assert run.errors == [{"operation": "getExpenses", "status": 403, "message": "Missing EXPENSE_READ"}]
+    assert progress(run).errors == [{"operation": "getExpenses", "status": 403, "message": "Missing EXPENSE_READ"}]
     assert len(fake_clockify.requests(path_glob="*/workspaces/ws1/expenses")) == 1
     assert ("clients", "c1") in stored()
-    assert run.operations_done == run.operations_total
+    assert progress(run).operations_done == run.operations_total
 
 
 def test_failed_parent_listing_skips_its_dependents(install, work, fake_clockify):
@@ -204,7 +212,7 @@ def test_deleted_installation_cancels_the_run(install, work, fake_clockify):
     thread.join()
     assert flipped.is_set()
     assert run.status == "cancelled"
-    assert run.operations_done < run.operations_total
+    assert progress(run).operations_done < run.operations_total
 
 
 def test_a_slice_ends_so_higher_priority_jobs_run_first(install, work, fake_clockify):
@@ -213,8 +221,7 @@ def test_a_slice_ends_so_higher_priority_jobs_run_first(install, work, fake_cloc
     install()
     run = bootstrap_runs.create(WORKSPACE, "manual")
     db.session.commit()
-    bootstrap._start(WORKSPACE, run.id)
-    schedule.bootstrap_part(WORKSPACE, run.id, 0, "s0", 0.3)
+    schedule.enqueue_bootstrap_slice(WORKSPACE, run.id, "s0", slice_seconds=0.3)
 
     def enqueue_marker(app):
         while not fake_clockify.requests():
@@ -235,8 +242,8 @@ def test_a_slice_ends_so_higher_priority_jobs_run_first(install, work, fake_cloc
     assert finished.status == "completed"
     assert marker.ended_at.timestamp() < finished.finished_at.timestamp()
     # The first slice handed over to a continuation, queued behind the marker.
-    continuation = Job.fetch(schedule.job_id(f"bootstrap-{run.id}-p0-s1", WORKSPACE), connection=get_redis())
-    assert continuation.args[:4] == (WORKSPACE, run.id, 0, "s1")
+    continuation = Job.fetch(schedule.bootstrap_slice_job_id(WORKSPACE, run.id, "s1"), connection=get_redis())
+    assert continuation.args == (WORKSPACE, run.id, "s1", 0.3)
     assert marker.ended_at <= continuation.started_at
 
 
@@ -256,32 +263,51 @@ def test_failure_callback_records_the_error_and_fails_on_the_last_attempt(instal
                                 "message": "RuntimeError: database went away"}
 
 
+def abandon(run_id, seconds_ago=60, **values):
+    """Leave run ``run_id`` as a SIGKILLed job does: no heartbeat for ``seconds_ago``."""
+    run = bootstrap_runs.get(run_id)
+    moment = datetime.now(UTC) - timedelta(seconds=seconds_ago)
+    run.heartbeat_at = run.created_at = moment
+    for key, value in values.items():
+        setattr(run, key, value)
+    db.session.commit()
+
+
 def test_sweep_resumes_a_run_nobody_works_on(install, work, fake_clockify):
     seed_workspace(fake_clockify)
     install()
     run = bootstrap_runs.create(WORKSPACE, "install")
+    bootstrap_runs.start(run.id, BASE_OPERATIONS, {"start": recent(30), "end": recent(0)})
+    # As a SIGKILLed job leaves it: running, projects half done, no heartbeat, no queued job.
+    bootstrap_runs.save_checkpoint(run.id, WORKSPACE, "getProjects", "projects",
+                                   Checkpoint(2, 3, CheckpointState.RUNNING))
     db.session.commit()
-    bootstrap._start(WORKSPACE, run.id)
-    # As a SIGKILLed worker leaves it: running, projects half done, no live part, no queued job.
-    bootstrap_runs.record_op(run.id, "getProjects", {"page": 2, "items": 3, "state": "running"}, items=3)
-    db.session.commit()
+    abandon(run.id)
 
-    assert bootstrap.resume_abandoned() == 1
-    assert bootstrap.resume_abandoned() == 0  # its resume job is queued
+    assert bootstrap.resume_unattended() == 1
+    assert bootstrap.resume_unattended() == 0  # its resume job is queued
     work()
     finished = bootstrap_runs.get(run.id)
-    assert finished.status == "completed"
+    assert finished.status == "completed" and finished.resumes == 1
     assert [r.param("page") for r in fake_clockify.requests(path_glob="*/workspaces/ws1/projects")] == ["2", "3"]
+
+
+def test_sweep_leaves_runs_with_a_live_heartbeat_alone(install, fake_clockify):
+    install()
+    run = bootstrap_runs.create(WORKSPACE, "install")
+    bootstrap_runs.start(run.id, BASE_OPERATIONS, {"start": recent(30), "end": recent(0)})
+    db.session.commit()
+    assert bootstrap.resume_unattended() == 0
+    abandon(run.id, seconds_ago=bootstrap.STALE_SECONDS - 5)
+    assert bootstrap.resume_unattended() == 0
 
 
 def test_sweep_gives_up_after_repeated_losses(install, fake_clockify):
     install()
     run = bootstrap_runs.create(WORKSPACE, "install")
     db.session.commit()
-    coordination = RunCoordination(get_redis(), run.id)
-    for _ in range(bootstrap.MAX_RESUMES):
-        coordination.next_resume()
-    assert bootstrap.resume_abandoned() == 0
+    abandon(run.id, resumes=bootstrap.MAX_RESUMES)
+    assert bootstrap.resume_unattended() == 0
     failed = bootstrap_runs.get(run.id)
     assert failed.status == "failed" and failed.errors[0]["status"] == "abandoned"
 
@@ -290,15 +316,16 @@ def test_sweep_cancels_runs_of_inactive_installations(install, fake_clockify):
     install(status="INACTIVE")
     run = bootstrap_runs.create(WORKSPACE, "install")
     db.session.commit()
-    bootstrap.resume_abandoned()
-    assert bootstrap_runs.get(run.id).status == "cancelled"
+    abandon(run.id)
+    bootstrap.resume_unattended()
+    assert bootstrap_runs.get(run.id).status == BootstrapRunStatus.CANCELLED
 
 
 def test_run_now_bootstraps_in_this_process(install, fake_clockify):
     expected = seed_workspace(fake_clockify)
     install()
-    body = bootstrap.run_now(WORKSPACE)
-    assert body["status"] == "completed"
+    run = bootstrap.run_now(WORKSPACE)
+    assert run.status == "completed" and run.request_id
     assert workspace_data.counts(WORKSPACE)["time-entries"] == expected["time-entries"]
 
 

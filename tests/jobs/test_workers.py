@@ -28,8 +28,11 @@ def test_a_failing_sweep_does_not_stop_the_others(jobs_ctx, monkeypatch):
     assert SWEPT == ["swept"]
 
 
-def test_workers_run_the_bootstrap_sweep_during_maintenance(jobs_ctx):
-    assert "addon.jobs.bootstrap.resume_abandoned" in workers.SWEEPS
+def test_workers_run_the_bootstrap_sweeps_during_maintenance(jobs_ctx):
+    from rq.utils import import_attribute
+
+    assert {"addon.jobs.bootstrap.resume_unattended", "addon.jobs.bootstrap.schedule_refreshes"} <= set(workers.SWEEPS)
+    assert all(callable(import_attribute(dotted)) for dotted in workers.SWEEPS)
     worker = workers.AppWorker([get_queue("high")], connection=get_redis(), app=jobs_ctx)
     assert worker.maintenance_interval == workers.MAINTENANCE_SECONDS
     assert worker.worker_ttl - 15 == workers.MAINTENANCE_SECONDS  # idle workers wake to sweep

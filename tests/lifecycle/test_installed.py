@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from addon.crypto import token_digest
 from addon.extensions import db
-from addon.models import BootstrapJob, Installation, InstallationWebhook
+from addon.models import BootstrapRun, Installation, InstallationWebhook
 from addon.store import webhooks
 from addon.testkit.clockify_calls import ClockifySimulator, FlaskTransport, installed_payload
 from addon.testkit.signing import Signer, generate_private_key
@@ -65,7 +65,7 @@ def test_each_webhook_token_is_stored_on_its_route_path(app, kit, full_urls):
 
 def test_install_enqueues_bootstrap_and_webhook_registration(app, kit, queued):
     kit.install(WS)
-    [run] = rows(app, BootstrapJob)
+    [run] = rows(app, BootstrapRun)
     assert (run.workspace_id, run.status, run.trigger, run.rq_job_id) == (WS, "pending", "install", f"bootstrap-{WS}")
     assert queued("bootstrap") == [(f"bootstrap-{WS}", "addon.jobs.bootstrap.run_bootstrap", (WS, run.id))]
     assert queued("default") == [
@@ -76,7 +76,7 @@ def test_install_enqueues_bootstrap_and_webhook_registration(app, kit, queued):
 def test_auto_bootstrap_off_in_the_install_settings(app, kit, queued):
     reply = kit.install(WS, settings=[{"id": "auto_bootstrap", "name": "Load", "value": "false"}]).reply
     assert reply.json()["jobs"]["bootstrap"] == "disabled"
-    assert queued("bootstrap") == [] and rows(app, BootstrapJob) == []
+    assert queued("bootstrap") == [] and rows(app, BootstrapRun) == []
     assert rows(app, Installation)[0].settings == {"auto_bootstrap": "false", "developer_mode": False}
 
 
@@ -114,7 +114,7 @@ def test_reinstall_after_uninstall_reactivates_with_the_new_addon_id(app, kit, q
                                                                                          None)
     # The uninstall's purge and deregistration no longer wait; a fresh bootstrap does.
     assert [j[0] for j in queued("default")] == [f"register-webhooks-{WS}"]
-    assert [r.status for r in sorted(rows(app, BootstrapJob), key=lambda r: r.id)] == ["cancelled", "pending"]
+    assert [r.status for r in sorted(rows(app, BootstrapRun), key=lambda r: r.id)] == ["cancelled", "pending"]
     assert len(queued("bootstrap")) == 1
 
 
@@ -175,7 +175,7 @@ def test_with_redis_down_the_install_is_kept_and_the_answer_is_503(app, app_with
     assert reply.status_code == 503 and reply.json()["error"] == "queue_unavailable"
     assert reply.headers["Retry-After"] == "5"
     assert [i.status for i in rows(app, Installation)] == ["ACTIVE"]
-    assert rows(app, BootstrapJob) == []  # no run left pending without a job
+    assert rows(app, BootstrapRun) == []  # no run left pending without a job
 
     retry = kit.install(WS, addon_id="addon-1").reply
     assert retry.status_code == 200 and retry.json()["jobs"]["bootstrap"] == "queued"

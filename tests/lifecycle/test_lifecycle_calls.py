@@ -3,7 +3,7 @@
 from prometheus_client import REGISTRY
 
 from addon.extensions import db
-from addon.models import BootstrapJob, Installation, InstallationWebhook
+from addon.models import BootstrapRun, Installation, InstallationWebhook
 from addon.store import webhooks
 
 WS = "60332d61ff30282b1f23e624"
@@ -86,7 +86,7 @@ def test_deleted_soft_deletes_cancels_queued_work_and_enqueues_cleanup(app, kit,
         (f"deregister-webhooks-{WS}", "addon.jobs.webhook_registration.deregister_webhooks", (WS,)),
         (f"purge-{WS}", "addon.jobs.purge.purge_workspace", (WS,))]
     with app.app_context():
-        assert db.session.execute(db.select(BootstrapJob.status)).scalars().all() == ["cancelled"]
+        assert db.session.execute(db.select(BootstrapRun.status)).scalars().all() == ["cancelled"]
         # Webhook tokens are kept so a late delivery is told apart from a forgery.
         assert len(db.session.execute(db.select(InstallationWebhook)).scalars().all()) == 20
         assert webhooks.find_by_token(WS, installed.webhook_tokens["NEW_TIME_ENTRY"]) is not None

@@ -7,7 +7,7 @@ from rq.job import Job, JobStatus
 
 from addon.extensions import db
 from addon.jobs import cancellation, schedule
-from addon.models import BootstrapJob, Installation, utcnow
+from addon.models import BootstrapRun, Installation, utcnow
 from addon.queueing import DEFAULT, PRIORITY_ORDER, get_queue, get_redis
 from addon.store import workspace_data
 from addon.workers import AppSimpleWorker
@@ -76,7 +76,7 @@ def test_purge_of_an_unknown_workspace_is_a_no_op(app):
 def test_cancellation_ids_are_the_ones_schedule_enqueues(app):
     """`cancellation.KINDS` must name the job ids `schedule` gives; a renamed id fails here."""
     with app.app_context():
-        enqueued = {schedule.bootstrap(WS, 1).id, schedule.register_webhooks(WS).id,
+        enqueued = {schedule.enqueue_bootstrap(WS, 1).id, schedule.register_webhooks(WS).id,
                     schedule.deregister_webhooks(WS).id, schedule.purge_workspace(WS).id}
         assert enqueued == {schedule.job_id(kind, WS) for kind in cancellation.KINDS}
         assert sorted(cancellation.cancel_queued(WS, cancellation.KINDS)) == sorted(enqueued)
@@ -99,11 +99,11 @@ def test_cancelling_bootstrap_marks_its_runs_cancelled(app):
     with app.app_context():
         run, created = schedule.request_bootstrap(WS, "install")
         assert created
-        finished = BootstrapJob(workspace_id=WS, status="completed", trigger="manual")
+        finished = BootstrapRun(workspace_id=WS, status="completed", trigger="manual")
         db.session.add(finished)
         db.session.commit()
         assert cancellation.cancel_queued(WS, (cancellation.BOOTSTRAP,)) == [schedule.job_id("bootstrap", WS)]
-        statuses = dict(db.session.execute(db.select(BootstrapJob.id, BootstrapJob.status)).all())
+        statuses = dict(db.session.execute(db.select(BootstrapRun.id, BootstrapRun.status)).all())
         assert statuses == {run.id: "cancelled", finished.id: "completed"}
 
 

@@ -253,9 +253,12 @@ def test_copy_as_curl_masks_the_token(page, live_server, fake_token, fake_clocki
 
 
 def test_workspace_data_panel(app, page, live_server, fake_token):
+    from datetime import UTC, datetime, timedelta
+
     from addon.extensions import db
-    from addon.models import BootstrapJob
-    from addon.store import workspace_data
+    from addon.models import BootstrapRun, CheckpointState
+    from addon.store import bootstrap_runs, workspace_data
+    from addon.store.bootstrap_runs import Checkpoint
 
     with app.app_context():
         workspace_data.upsert(WORKSPACE, "projects", [("p1", {"id": "p1", "name": "<b>Apollo</b>"}),
@@ -272,12 +275,23 @@ def test_workspace_data_panel(app, page, live_server, fake_token):
     page.click("#bootstrap-start")  # the token is an OWNER's
     page.wait_for_selector("#bootstrap-message >> text=Bootstrap started.")
     with app.app_context():
-        run = db.session.execute(db.select(BootstrapJob).filter_by(workspace_id=WORKSPACE)).scalar_one()
-        run.status, run.operations_total, run.operations_done, run.items_stored = "running", 10, 3, 120
+        run = db.session.execute(db.select(BootstrapRun).filter_by(workspace_id=WORKSPACE)).scalar_one()
+        run.status, run.operations_total = "running", 10
+        for index in range(3):
+            bootstrap_runs.save_checkpoint(run.id, WORKSPACE, f"op{index}", "projects",
+                                           Checkpoint(2, 40, CheckpointState.DONE))
         db.session.commit()
+        run_id = run.id
     page.click("#bootstrap-refresh")
     page.wait_for_selector("#bootstrap-status >> text=3 of 10 operations")
     assert page.get_attribute("#bootstrap-status progress", "value") == "3"
+    assert page.locator("#data-freshness li").count() >= 10  # every collection says how it stays fresh
+    with app.app_context():
+        bootstrap_runs.hand_over(run_id, "bootstrap-next", datetime.now(UTC) + timedelta(hours=1))
+        db.session.commit()
+    page.click("#bootstrap-refresh")
+    page.wait_for_selector("#bootstrap-status >> text=Clockify is throttling this workspace")
+    assert page.locator("#bootstrap-status strong").first.text_content() == "waiting"
     OUTPUT.mkdir(exist_ok=True)
     page.screenshot(path=str(OUTPUT / "studio-data.png"), full_page=True)
 
