@@ -77,6 +77,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("BOOTSTRAP_TIME_ENTRIES_DAYS", "30", "How many days of time entries the bootstrap fetches."),
     Variable("WEBHOOK_SWEEP_SECONDS", "60", "How often the worker re-enqueues webhook events left unprocessed."),
     Variable("WEBHOOK_BATCH_LINGER_MS", "500", "How long a job of fresh webhook events waits for more before it ends (`0`: it ends at once)."),
+    Variable("WEBHOOK_DEDUPE_WINDOW_SECONDS", "3600", "How long an identical body without an entity id counts as a redelivery."),
 )
 _BY_NAME = {v.name: v for v in VARIABLES}
 
@@ -121,6 +122,7 @@ class Settings:
     bootstrap_time_entries_days: int
     webhook_sweep_seconds: int
     webhook_batch_linger_ms: int
+    webhook_dedupe_window_seconds: int
     instance_path: str = field(default="", repr=False)
 
     @property
@@ -265,6 +267,7 @@ def load_settings(environ: Mapping[str, str], instance_path: str) -> Settings:
         bootstrap_time_entries_days=_int(raw, "BOOTSTRAP_TIME_ENTRIES_DAYS", 0, 3650),
         webhook_sweep_seconds=_int(raw, "WEBHOOK_SWEEP_SECONDS", 1, 86_400),
         webhook_batch_linger_ms=_int(raw, "WEBHOOK_BATCH_LINGER_MS", 0, 10_000),
+        webhook_dedupe_window_seconds=_int(raw, "WEBHOOK_DEDUPE_WINDOW_SECONDS", 1, 30 * 86_400),
         instance_path=instance_path,
     )
 
