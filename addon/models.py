@@ -203,3 +203,23 @@ class LatestDelivery(db.Model):
     event_id: Mapped[int | None] = mapped_column(sa.BigInteger)
     seen_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
     expires_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+
+
+class LifecycleOutbox(db.Model):
+    """The jobs a lifecycle state change implies, written in the transaction of the change.
+
+    ``steps`` are done in order (``addon.jobs.lifecycle_outbox``); ``steps_done`` counts those
+    whose enqueue (or cancellation) reached Redis, so a dispatch interrupted by a Redis outage
+    resumes where it stopped. ``dispatched_at`` is set once every step is done.
+    """
+
+    __tablename__ = "lifecycle_outbox"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(sa.String(64), index=True)
+    change: Mapped[str] = mapped_column(sa.String(32))
+    steps: Mapped[list] = mapped_column(JSONType, default=list)
+    steps_done: Mapped[int] = mapped_column(sa.Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    dispatched_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), index=True)

@@ -19,7 +19,7 @@ from addon.testkit import processes
 from addon.testkit.processes import ROOT, UNREACHABLE_REDIS
 
 TABLES = {"installations", "installation_webhooks", "webhook_events", "api_calls", "bootstrap_jobs",
-          "workspace_data", "webhook_latest_deliveries"}
+          "workspace_data", "webhook_latest_deliveries", "lifecycle_outbox"}
 KEY = Fernet.generate_key().decode()
 
 

@@ -1,12 +1,15 @@
-"""webhook dedupe on the latest delivery per entity
+"""webhook dedupe on the latest delivery per entity; the lifecycle outbox
 
-Revision ID: lost_delivery_dedupe
+Revision ID: lost_dedupe_and_outbox
 Revises: 0001
 
 A delivery is a duplicate only when it repeats the latest one stored for its event type and
 subject (``addon.store.events.record``). ``webhook_events.dedupe_key`` stops being unique (an
 entity legitimately comes back to an earlier state) and keeps the subject. Existing events are
 carried over: each (workspace, event type, subject) gets the row of its newest event.
+
+``lifecycle_outbox`` holds the jobs each lifecycle state change implies, written in the change's
+transaction (``addon.jobs.lifecycle_outbox``); it starts empty.
 """
 import hashlib
 import json
@@ -14,8 +17,9 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
-revision = 'lost_delivery_dedupe'
+revision = 'lost_dedupe_and_outbox'
 down_revision = '0001'
 branch_labels = None
 depends_on = None
@@ -45,6 +49,20 @@ def upgrade():
     with op.batch_alter_table('webhook_events', schema=None) as batch_op:
         batch_op.drop_constraint('uq_webhook_events_workspace_id_dedupe_key', type_='unique')
     _carry_over(latest)
+    op.create_table('lifecycle_outbox',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('workspace_id', sa.String(length=64), nullable=False),
+    sa.Column('change', sa.String(length=32), nullable=False),
+    sa.Column('steps', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.Column('steps_done', sa.Integer(), nullable=False),
+    sa.Column('last_error', sa.Text(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('dispatched_at', sa.DateTime(timezone=True), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_lifecycle_outbox'))
+    )
+    with op.batch_alter_table('lifecycle_outbox', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_lifecycle_outbox_dispatched_at'), ['dispatched_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_lifecycle_outbox_workspace_id'), ['workspace_id'], unique=False)
 
 
 def _carry_over(latest):
@@ -79,6 +97,10 @@ def _subject(row) -> tuple[str, str, bool]:
 
 
 def downgrade():
+    with op.batch_alter_table('lifecycle_outbox', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_lifecycle_outbox_workspace_id'))
+        batch_op.drop_index(batch_op.f('ix_lifecycle_outbox_dispatched_at'))
+    op.drop_table('lifecycle_outbox')
     # Keeps one event per old key: later events with a repeated body are the ones the old rule
     # would have refused, so they are dropped before the unique constraint comes back.
     events = sa.table('webhook_events', sa.column('id'), sa.column('workspace_id'), sa.column('event_type'),
