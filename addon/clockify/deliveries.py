@@ -45,7 +45,8 @@ _DELIVERY_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 # Why a delivery was refused; metric outcomes are ``rejected_<reason>`` from this fixed list.
 REJECTION_REASONS = (
     "payload_too_large", "invalid_token", "webhook_token", "workspace_mismatch", "addon_mismatch",
-    "installation_inactive", "invalid_event_type", "wrong_category", "malformed_json", "storage_unavailable",
+    "installation_inactive", "invalid_event_type", "wrong_category", "malformed_json", "unsupported_text",
+    "storage_unavailable",
     "other",
 )
 OUTCOMES = ("accepted", "duplicate", *(f"rejected_{r}" for r in REJECTION_REASONS))

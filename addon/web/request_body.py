@@ -8,6 +8,7 @@ import json
 from flask import request
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from ..clockify.json_text import UNSUPPORTED_TEXT, find_unsupported_text
 from ..errors import BadRequest, PayloadTooLarge
 
 
@@ -41,34 +42,14 @@ def _reject_constant(name: str):
 def parse_json(raw: bytes):
     """Parse ``raw`` as strict JSON (UTF-8; no NaN or Infinity) whose text can be stored.
 
-    Escapes can smuggle in what no database column holds: ``\\u0000`` (PostgreSQL refuses NUL in
-    text and JSONB) and unpaired surrogates such as ``\\ud800`` (not encodable as UTF-8). Such
-    bodies are refused here rather than failing at the insert.
-    :raise BadRequest: 400 ``invalid_json``.
+    :raise BadRequest: 400 ``invalid_json``; 400 ``unsupported_text`` (``refuse_unsupported_text``).
     """
     try:
         value = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
     except (ValueError, RecursionError):
         raise BadRequest("The body is not valid JSON.", code="invalid_json") from None
-    if not _storable(value):
-        raise BadRequest("The body holds a NUL character or an unpaired surrogate, which cannot be stored.",
-                         code="invalid_json")
+    refuse_unsupported_text(value)
     return value
-
-
-def _storable(value) -> bool:
-    """True when every string (keys included) is free of NUL and encodes as UTF-8."""
-    pending = [value]
-    while pending:
-        item = pending.pop()
-        if isinstance(item, dict):
-            pending.extend(item.keys())
-            pending.extend(item.values())
-        elif isinstance(item, list):
-            pending.extend(item)
-        elif isinstance(item, str) and not storable_text(item):
-            return False
-    return True
 
 
 def storable_text(text: str) -> bool:
@@ -80,3 +61,14 @@ def storable_text(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def refuse_unsupported_text(value) -> None:
+    """Refuse a parsed JSON body holding text no database can store (``addon.clockify.json_text``).
+
+    :raise BadRequest: 400 ``unsupported_text``, naming where the text is.
+    """
+    where = find_unsupported_text(value)
+    if where is not None:
+        raise BadRequest(f"The body holds a NUL character or an unpaired surrogate at {where}, which cannot be "
+                         "stored.", code=UNSUPPORTED_TEXT)

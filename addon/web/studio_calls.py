@@ -31,6 +31,7 @@ from ..errors import AddonError, BadRequest, Forbidden, NotFound, PayloadTooLarg
 from ..metrics import API_CALLS
 from ..store import api_calls
 from . import studio_outbound
+from .request_body import refuse_unsupported_text
 
 # The envelope around the body ({operationId, pathParams, query, ...}) may add this much.
 ENVELOPE_ALLOWANCE_BYTES = 64 * 1024
@@ -237,6 +238,7 @@ def _json_object(request) -> dict:
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
         raise BadRequest("The request body must be a JSON object.")
+    refuse_unsupported_text(data)
     return data
 
 

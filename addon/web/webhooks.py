@@ -4,9 +4,10 @@ Checks, in this order, failing closed: size (413) → token present and valid (4
 a stored webhook token of this installation and path (401, ``check: webhook_token``) → workspace
 and add-on match the installation and the payload (403) → installation active (410) → event type
 known for this route (400 ``wrong_category``; ``invalid_event_type`` when there is none) → body
-is JSON (400 ``malformed_json``). Then one transaction (committed before answering): the dedupe
-decision (``addon.store.events.record``) and the insert; and one enqueue: a ``SET NX`` in Redis,
-plus an RQ job when none is queued for the workspace yet.
+is JSON (400 ``malformed_json``) → its text can be stored (400 ``unsupported_text``). Then one
+transaction (committed before answering): the dedupe decision (``addon.store.events.record``)
+and the insert; and one enqueue: a ``SET NX`` in Redis, plus an RQ job when none is queued for
+the workspace yet.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from ..jobs import schedule
 from ..metrics import WEBHOOK_DELIVERIES
 from ..store import events as event_store
 from ..store.webhooks import find_delivery_target
-from .request_body import read_limited_body
+from .request_body import read_limited_body, refuse_unsupported_text
 
 log = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__)
@@ -87,6 +88,8 @@ def _ingest(category: str):
 
     if not body.ok:
         raise BadRequest("The body is not valid UTF-8 JSON.", code="malformed_json")
+    # Acknowledged means processed: text the handlers could never store is refused now.
+    refuse_unsupported_text(body.value)
 
     stored = event_store.record(
         workspace_id, event_type=event_type, route=category, known_event=verdict.known,
