@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 
-from redis.exceptions import LockError, RedisError
+from redis.exceptions import RedisError
 
 from ..extensions import db
 from ..queueing import get_redis
@@ -46,8 +46,8 @@ def dispatch(workspace_id: str) -> dict[str, object]:
     """Run the pending outbox steps of ``workspace_id``, oldest row first; commits per step.
 
     :return: each step run now and its result (a bootstrap step: whether a run was created).
-    :raise redis.exceptions.RedisError: Redis is down; the remaining steps stay pending.
-    :raise redis.exceptions.LockError: another dispatcher held the workspace for too long.
+    :raise redis.exceptions.RedisError: Redis is down, or (``LockError``) another dispatcher held
+        the workspace for too long; the remaining steps stay pending.
     """
     results: dict[str, object] = {}
     with get_redis().lock(f"addon:lifecycle-outbox:{workspace_id}", timeout=LOCK_SECONDS,
@@ -76,7 +76,7 @@ def dispatch_pending() -> int:
         try:
             dispatch(workspace_id)
             done += 1
-        except (RedisError, LockError) as error:
+        except RedisError as error:  # LockError included: another dispatcher holds the workspace
             db.session.rollback()
             log.warning("lifecycle outbox of %s not dispatched yet (%s)", workspace_id, type(error).__name__)
     return done

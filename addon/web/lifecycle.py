@@ -16,7 +16,7 @@ import logging
 from dataclasses import dataclass
 
 from flask import Blueprint, current_app, jsonify, request
-from redis.exceptions import LockError, RedisError
+from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 from .. import auth, metrics
@@ -132,7 +132,7 @@ def installed():
         addon_user_id=payload.addon_user_id, settings=values,
         webhooks=_webhook_tokens(payload.webhooks, settings.base_url))
     bootstrap = lifecycle.is_checked(values.get("auto_bootstrap"))
-    register = webhook_plan(settings).via_api != ()
+    register = bool(webhook_plan(settings).via_api)
     # A purge or deregistration queued by an earlier uninstall must not run on the new install.
     steps = [lifecycle_outbox.cancel(cancellation.DEREGISTER), lifecycle_outbox.cancel(cancellation.PURGE)]
     steps += [lifecycle_outbox.bootstrap("install")] if bootstrap else []
@@ -153,7 +153,7 @@ def _dispatch(workspace_id: str) -> dict[str, object]:
     """Enqueue the workspace's pending outbox steps; with Redis down they wait for the sweep."""
     try:
         return lifecycle_outbox.dispatch(workspace_id)
-    except (RedisError, LockError) as error:
+    except RedisError as error:  # LockError included: the sweep retries
         log.warning("lifecycle jobs of %s stored but not enqueued (%s); the sweep will enqueue them",
                     workspace_id, type(error).__name__)
         return {}

@@ -68,6 +68,8 @@ BAD_VALUES = [
     ("BOOTSTRAP_TIME_ENTRIES_DAYS", "-1"),
     ("WEBHOOK_SWEEP_SECONDS", "0"),
     ("WEBHOOK_BATCH_LINGER_MS", "-1"),
+    ("WEBHOOK_DEDUPE_WINDOW_SECONDS", "0"),
+    ("WEBHOOK_DEDUPE_WINDOW_SECONDS", "an hour"),
 ]
 
 # Production refusals: exactly the required variables, with one of them missing or wrong.
