@@ -83,6 +83,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("BOOTSTRAP_REFRESH_HOURS", "24", "Hours between refreshes of the cached collections no subscribed webhook event keeps fresh (`0`: never).", P.whole(0, 24 * 365)),
     Variable("WEBHOOK_SWEEP_SECONDS", "60", "How often the worker re-enqueues webhook events left unprocessed.", P.whole(1, 86_400)),
     Variable("WEBHOOK_BATCH_LINGER_MS", "500", "How long a job of fresh webhook events waits for more before it ends (`0`: it ends at once).", P.whole(0, 10_000)),
+    Variable("WEBHOOK_DEDUPE_WINDOW_SECONDS", "3600", "How long an identical body without an entity id counts as a redelivery.", P.whole(1, 30 * 86_400)),
     Variable("METRICS_TOKEN", None, "Bearer token `/metrics` requires in production (at least 16 characters).", P.secret(16)),
     Variable("METRICS_PUBLIC", "false", "`true` serves `/metrics` without a token in production (behind a private network only).", P.flag),
 )

@@ -115,10 +115,13 @@ class InstallationWebhook(db.Model):
 
 
 class WebhookEvent(db.Model):
-    """Immutable ledger of accepted webhook deliveries; only the processing fields change."""
+    """Immutable ledger of accepted webhook deliveries; only the processing fields change.
+
+    ``dedupe_key`` is the delivery's dedupe subject (not unique: an entity changes many times);
+    ``LatestDelivery`` decides what a duplicate is.
+    """
 
     __tablename__ = "webhook_events"
-    __table_args__ = (sa.UniqueConstraint("workspace_id", "dedupe_key"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     workspace_id: Mapped[str] = mapped_column(sa.String(64), index=True)
@@ -253,3 +256,43 @@ class WorkspaceData(db.Model):
     data: Mapped[dict] = mapped_column(JSONType)
     bootstrap_run_id: Mapped[int | None] = mapped_column(sa.BigInteger)
     fetched_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class LatestDelivery(db.Model):
+    """The latest delivery stored per workspace, event type and dedupe subject (an entity, a
+    delivery id, or a body without entity): a delivery repeating it is a duplicate.
+
+    ``expires_at`` is set for body subjects only: past it, the same body counts as new.
+    """
+
+    __tablename__ = "webhook_latest_deliveries"
+    __table_args__ = (sa.UniqueConstraint("workspace_id", "event_type", "subject"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(sa.String(64), index=True)
+    event_type: Mapped[str] = mapped_column(sa.String(64))
+    subject: Mapped[str] = mapped_column(sa.String(80))
+    body_digest: Mapped[str] = mapped_column(sa.String(64))
+    event_id: Mapped[int | None] = mapped_column(sa.BigInteger)
+    seen_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+
+
+class LifecycleOutbox(db.Model):
+    """The jobs a lifecycle state change implies, written in the transaction of the change.
+
+    ``steps`` are done in order (``addon.jobs.lifecycle_outbox``); ``steps_done`` counts those
+    whose enqueue (or cancellation) reached Redis, so a dispatch interrupted by a Redis outage
+    resumes where it stopped. ``dispatched_at`` is set once every step is done.
+    """
+
+    __tablename__ = "lifecycle_outbox"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(sa.String(64), index=True)
+    change: Mapped[str] = mapped_column(sa.String(32))
+    steps: Mapped[list] = mapped_column(JSONType, default=list)
+    steps_done: Mapped[int] = mapped_column(sa.Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    dispatched_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), index=True)

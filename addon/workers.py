@@ -38,6 +38,8 @@ WORKER_TTL_SECONDS = MAINTENANCE_SECONDS + 15
 SWEEPS: tuple[str, ...] = (
     "addon.jobs.bootstrap.resume_unattended",
     "addon.jobs.bootstrap.schedule_refreshes",
+    # Enqueues the jobs of lifecycle changes committed while Redis was down.
+    "addon.jobs.lifecycle_outbox.dispatch_pending",
     # Heals the self-rescheduling webhook sweep chain if a lost job broke it (idempotent).
     "addon.jobs.events.keep_sweep_scheduled",
 )

@@ -9,9 +9,11 @@ What Clockify sends beyond the two documented headers is UNCONFIRMED, so:
   absent is it read from the body's top-level ``eventType``, then ``event`` field (strings only);
 * the payload's workspace is its top-level ``workspaceId`` (for a top-level list, each element's);
   nested objects are not inspected, since they may legitimately name other ids;
-* the dedupe key is a delivery id header (``Clockify-Delivery-Id`` or ``X-Clockify-Delivery-Id``)
-  when one is sent, else the SHA-256 of event type + raw body. ``X-Request-ID`` is never used:
-  proxies set it per hop, and it does not identify a Clockify delivery.
+* what a delivery is about (its dedupe subject, see ``dedupe_key``) is a delivery id header
+  (``Clockify-Delivery-Id`` or ``X-Clockify-Delivery-Id``) when one is sent; else the entity the
+  payload describes (its top-level string ``id``, per event family, see ``ENTITY_ID_FIELD``);
+  else the body itself. ``X-Request-ID`` is never used: proxies set it per hop, and it does not
+  identify a Clockify delivery.
 """
 
 from __future__ import annotations
@@ -37,7 +39,8 @@ _DELIVERY_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 # Why a delivery was refused; metric outcomes are ``rejected_<reason>`` from this fixed list.
 REJECTION_REASONS = (
     "payload_too_large", "invalid_token", "webhook_token", "workspace_mismatch", "addon_mismatch",
-    "installation_inactive", "invalid_event_type", "wrong_category", "malformed_json", "storage_unavailable",
+    "installation_inactive", "invalid_event_type", "wrong_category", "malformed_json", "unsupported_text",
+    "storage_unavailable",
     "other",
 )
 OUTCOMES = ("accepted", "duplicate", *(f"rejected_{r}" for r in REJECTION_REASONS))
@@ -131,14 +134,49 @@ def delivery_id(headers: Mapping[str, str]) -> str | None:
     return None
 
 
-def dedupe_key(event_type: str, raw_body: bytes, delivery: str | None = None) -> str:
-    """The key that makes redeliveries of one delivery collapse to one stored row.
+# Where each event family names the entity a delivery is about. Payload schemas are UNCONFIRMED
+# (Clockify documents none): every family is read as "the body is the entity", its top-level
+# ``id``. Events whose body is not one entity (a list of invited users, a split into several
+# entries) have no entity id and fall back to the body's digest within the dedupe window.
+ENTITY_ID_FIELD = "id"
+WITHOUT_ENTITY = frozenset({"TIME_ENTRY_SPLIT", "USERS_INVITED_TO_WORKSPACE", "LIMITED_USERS_ADDED_TO_WORKSPACE"})
+_ENTITY_ID_MAX_LENGTH = 256
 
-    Never derived from the entity id: an update after a create of the same entity is a new event.
+
+@dataclass(frozen=True)
+class DedupeKey:
+    """What a delivery is about, and the state it reports.
+
+    ``subject`` names the delivery (``delivery:``), the entity (``entity:``) or, without either,
+    the body (``body:``); ``digest`` is the SHA-256 of the raw body. A delivery repeats another
+    when it has the same event type and subject and the same digest as the latest one stored
+    for them; ``windowed`` subjects (``body:``) match only within the dedupe window.
     """
+
+    subject: str
+    digest: str
+    windowed: bool
+
+
+def dedupe_key(event_type: str, raw_body: bytes, body: ParsedBody, delivery: str | None = None) -> DedupeKey:
+    """The dedupe key of a delivery (see ``DedupeKey``); the delivery id header decides first."""
+    digest = hashlib.sha256(raw_body).hexdigest()
     if delivery:
-        return "delivery:" + hashlib.sha256(delivery.encode()).hexdigest()
-    return "sha256:" + hashlib.sha256(event_type.encode() + b"\n" + raw_body).hexdigest()
+        return DedupeKey("delivery:" + hashlib.sha256(delivery.encode()).hexdigest(), "", False)
+    entity = entity_id(event_type, body)
+    if entity is not None:
+        return DedupeKey("entity:" + hashlib.sha256(entity.encode()).hexdigest(), digest, False)
+    return DedupeKey("body:" + digest, digest, True)
+
+
+def entity_id(event_type: str, body: ParsedBody) -> str | None:
+    """The id of the entity the payload describes, or None when it names none we can trust."""
+    if event_type in WITHOUT_ENTITY or not body.ok or not isinstance(body.value, dict):
+        return None
+    value = body.value.get(ENTITY_ID_FIELD)
+    if isinstance(value, str) and 0 < len(value.strip()) <= _ENTITY_ID_MAX_LENGTH:
+        return value.strip()
+    return None
 
 
 def storable_headers(headers: Mapping[str, str]) -> dict[str, str]:

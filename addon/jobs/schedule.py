@@ -16,8 +16,8 @@ import time
 from datetime import UTC, datetime
 
 from rq import Callback, Retry
-from rq.exceptions import DuplicateJobError
-from rq.job import Job
+from rq.exceptions import DuplicateJobError, NoSuchJobError
+from rq.job import Job, JobStatus
 
 from ..extensions import db
 from ..models import BootstrapRun
@@ -97,26 +97,40 @@ def enqueue_bootstrap_slice(workspace_id: str, run_id: int, label: str, *, delay
 
 
 def register_webhooks(workspace_id: str) -> Job:
-    """Register through the API the events the manifest could not declare."""
-    return enqueue(DEFAULT, REGISTER_WEBHOOKS_JOB, workspace_id,
-                   job_id=job_id("register-webhooks", workspace_id), workspace_id=workspace_id,
-                   job_timeout=WEBHOOK_JOB_TIMEOUT, retry=Retry(max=5, interval=[5, 30, 120, 600, 1800]),
-                   on_failure=Callback(REGISTRATION_FAILURE))
+    """Register through the API the events the manifest could not declare (the job converges to
+    the installation's status when it runs; see ``addon.jobs.webhook_registration``)."""
+    return _enqueue_singleton(DEFAULT, REGISTER_WEBHOOKS_JOB, workspace_id, "register-webhooks",
+                              job_timeout=WEBHOOK_JOB_TIMEOUT, retry=Retry(max=5, interval=[5, 30, 120, 600, 1800]),
+                              on_failure=Callback(REGISTRATION_FAILURE))
 
 
 def deregister_webhooks(workspace_id: str) -> Job:
     """Delete every webhook the add-on registered through the API for ``workspace_id``."""
-    return enqueue(DEFAULT, DEREGISTER_WEBHOOKS_JOB, workspace_id,
-                   job_id=job_id("deregister-webhooks", workspace_id), workspace_id=workspace_id,
-                   job_timeout=WEBHOOK_JOB_TIMEOUT, retry=Retry(max=5, interval=[5, 30, 120, 600, 1800]),
-                   on_failure=Callback(DEREGISTRATION_FAILURE))
+    return _enqueue_singleton(DEFAULT, DEREGISTER_WEBHOOKS_JOB, workspace_id, "deregister-webhooks",
+                              job_timeout=WEBHOOK_JOB_TIMEOUT, retry=Retry(max=5, interval=[5, 30, 120, 600, 1800]),
+                              on_failure=Callback(DEREGISTRATION_FAILURE))
 
 
 def purge_workspace(workspace_id: str) -> Job:
     """Delete the cached data of an uninstalled workspace."""
-    return enqueue(DEFAULT, PURGE_WORKSPACE_JOB, workspace_id,
-                   job_id=job_id("purge", workspace_id), workspace_id=workspace_id,
-                   job_timeout=600, retry=Retry(max=3, interval=[10, 60, 300]))
+    return _enqueue_singleton(DEFAULT, PURGE_WORKSPACE_JOB, workspace_id, "purge",
+                              job_timeout=600, retry=Retry(max=3, interval=[10, 60, 300]))
+
+
+_WAITING = (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED)
+
+
+def _enqueue_singleton(queue_name: str, func: str, workspace_id: str, kind: str, **options) -> Job:
+    # A job of this kind still waiting for a worker will do the work: enqueueing it again would
+    # put its id twice on the queue and run it twice (the lifecycle outbox may repeat a step).
+    singleton_id = job_id(kind, workspace_id)
+    try:
+        waiting = Job.fetch(singleton_id, connection=get_redis())
+        if waiting.get_status(refresh=False) in _WAITING:
+            return waiting
+    except NoSuchJobError:
+        pass
+    return enqueue(queue_name, func, workspace_id, job_id=singleton_id, workspace_id=workspace_id, **options)
 
 
 PROCESS_EVENT_JOB = "addon.jobs.events.process_event"

@@ -8,6 +8,12 @@ Each webhook's id and token are stored (token encrypted, digest for lookup). Web
 already has for the same url and event (a retried POST that had succeeded) are adopted, not
 duplicated.
 
+Both jobs of a workspace run one at a time, under a per-workspace Redis lock, and converge to the
+installation's status when they run: registration only while it is ACTIVE, deregistration only
+while it is not (a later ACTIVE call has queued a registration meanwhile). So INACTIVE then
+ACTIVE a moment later waits for the deregistration to end, then registers anew; the registered
+set always follows the last status.
+
 Deregistration: ``DELETE /v1/workspaces/{ws}/webhooks/{id}`` for every API-registered webhook.
 The client retries 429, 5xx and connection errors with backoff; 404 means already gone; 401 and
 403 are terminal (recorded, never retried; expected on DELETED, when the token is dead); retries
@@ -27,8 +33,10 @@ from ..clockify.manifest import webhook_plan
 from ..extensions import db
 from ..models import InstallationStatus
 from ..outbound import get_client
+from ..queueing import get_redis
 from ..store import api_webhooks, installations
 from .callbacks import app_context
+from .schedule import WEBHOOK_JOB_TIMEOUT
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +54,25 @@ class DeregistrationIncomplete(Exception):
 
 
 def register_webhooks(workspace_id: str) -> dict:
-    """Job: register the ``via_api`` events of the plan that have no active webhook yet.
+    """Job: register the ``via_api`` events of the plan that have no active webhook yet, if the
+    installation is ACTIVE when the workspace's lock is taken.
 
     :return: ``{"registered": [...], "adopted": [...], "failed": [...]}`` (event names).
     :raise RegistrationIncomplete: when an event failed with 429, 5xx or a connection error.
+    :raise redis.exceptions.LockError: the workspace's other job held the lock too long (retried).
     """
+    with workspace_lock(workspace_id):
+        return _register(workspace_id)
+
+
+def workspace_lock(workspace_id: str):
+    """The lock that serializes a workspace's registration and deregistration work. It expires
+    with the job timeout, so a worker killed while holding it blocks nobody for longer."""
+    return get_redis().lock(f"addon:webhook-registration:{workspace_id}", timeout=WEBHOOK_JOB_TIMEOUT,
+                            blocking_timeout=WEBHOOK_JOB_TIMEOUT)
+
+
+def _register(workspace_id: str) -> dict:
     outcome: dict[str, list[str]] = {"registered": [], "adopted": [], "failed": []}
     installation = installations.get(workspace_id)
     if installation is None or installation.status != InstallationStatus.ACTIVE.value:
@@ -110,10 +132,16 @@ def register_webhooks(workspace_id: str) -> dict:
 def deregister_webhooks(workspace_id: str) -> list[dict]:
     """Job: delete every API-registered webhook of ``workspace_id`` at Clockify.
 
+    Skipped while the installation is ACTIVE again when the lock is taken: the ACTIVE call
+    queued a registration, which keeps what is registered.
     :return: one ``{"event", "webhook_id", "status", "error"}`` per webhook tried.
     :raise DeregistrationIncomplete: when some are left ``delete_failed``.
     """
-    report = _deregister(workspace_id, only_failed=False)
+    with workspace_lock(workspace_id):
+        if installations.is_active(workspace_id):
+            log.info("webhook deregistration skipped: installation of %s is active again", workspace_id)
+            return []
+        report = _deregister(workspace_id, only_failed=False)
     failed = [entry for entry in report if entry["status"] == "delete_failed"]
     if failed:
         raise DeregistrationIncomplete(f"{len(failed)} webhooks of {workspace_id} could not be deleted yet")
@@ -127,7 +155,11 @@ def deregister_now(workspace_id: str | None, only_failed: bool) -> dict[str, lis
         workspaces = [workspace_id]
     else:
         workspaces = api_webhooks.workspaces_with_failed_deregistration()
-    return {ws: _deregister(ws, only_failed) for ws in workspaces}
+    report = {}
+    for ws in workspaces:
+        with workspace_lock(ws):
+            report[ws] = _deregister(ws, only_failed)
+    return report
 
 
 def _deregister(workspace_id: str, only_failed: bool) -> list[dict]:

@@ -13,17 +13,19 @@ import enum
 import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 
+from ..clockify.deliveries import DedupeKey
 from ..extensions import db
-from ..models import WebhookEvent, utcnow
+from ..models import LatestDelivery, WebhookEvent, utcnow
 
 _INSERT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 _events = WebhookEvent.__table__
+_latest = LatestDelivery.__table__
 LAST_ERROR_MAX_CHARS = 4000
 
 
@@ -50,44 +52,66 @@ class Stored:
     created: bool
 
 
-def record(workspace_id: str, *, event_type: str, route: str, known_event: bool, dedupe_key: str,
-           payload: str, headers: dict) -> Stored:
-    """Insert a delivery and commit, or find the row an earlier identical delivery created.
+def record(workspace_id: str, *, event_type: str, route: str, known_event: bool, dedupe: DedupeKey,
+           window_seconds: int, payload: str, headers: dict) -> Stored:
+    """Insert a delivery and commit, unless it repeats the latest one stored for its event type
+    and dedupe subject: then answer the id of the row that latest one created.
 
-    ``INSERT ... ON CONFLICT DO NOTHING RETURNING id`` makes concurrent duplicates collapse on
-    the (workspace, dedupe key) constraint. The returned id is used rather than ``rowcount``,
-    which SQLite reports as 0 with RETURNING.
+    The decision is one conditional upsert of the subject's ``webhook_latest_deliveries`` row
+    (``INSERT ... ON CONFLICT DO UPDATE ... WHERE`` the digest differs, or a windowed subject's
+    window has passed, ``RETURNING id``): a row comes back only when the delivery is new. The
+    upsert locks that row until the commit, so of concurrent copies exactly one is new (the
+    others wait, then see its digest); the event row is inserted in the same transaction.
+    The returned id is used rather than ``rowcount``, which SQLite reports as 0 with RETURNING.
 
     :raise sqlalchemy.exc.OperationalError: database down or locked; nothing was committed.
     """
     connection = db.session.connection()
-    new_id = connection.execute(_insert_statement(connection.dialect.name), {
-        "workspace_id": workspace_id, "event_type": event_type, "route": route, "known_event": known_event,
-        "dedupe_key": dedupe_key, "payload": payload, "headers": headers, "received_at": utcnow(),
+    now = utcnow()
+    subject = {"workspace_id": workspace_id, "event_type": event_type, "subject": dedupe.subject}
+    latest_id = connection.execute(_upsert_latest_statement(connection.dialect.name), {
+        **subject, "body_digest": dedupe.digest, "seen_at": now,
+        "expires_at": now + timedelta(seconds=window_seconds) if dedupe.windowed else None,
     }).scalar_one_or_none()
-    if new_id is not None:
-        db.session.commit()
-        return Stored(new_id, True)
-    original = connection.execute(_FIND_BY_DEDUPE_KEY, {"workspace_id": workspace_id, "dedupe_key": dedupe_key}
-                                  ).scalar_one()
-    db.session.rollback()
-    return Stored(original, False)
+    if latest_id is None:
+        original = connection.execute(_FIND_LATEST_EVENT, subject).scalar_one()
+        db.session.rollback()
+        return Stored(original, False)
+    new_id = connection.execute(_INSERT_EVENT, {
+        "workspace_id": workspace_id, "event_type": event_type, "route": route, "known_event": known_event,
+        "dedupe_key": dedupe.subject, "payload": payload, "headers": headers, "received_at": now,
+    }).scalar_one()
+    connection.execute(_SET_LATEST_EVENT, {"latest_id": latest_id, "event_id": new_id})
+    db.session.commit()
+    return Stored(new_id, True)
 
 
-_FIND_BY_DEDUPE_KEY = sa.select(_events.c.id).where(
-    _events.c.workspace_id == sa.bindparam("workspace_id"), _events.c.dedupe_key == sa.bindparam("dedupe_key"))
+_FIND_LATEST_EVENT = sa.select(_latest.c.event_id).where(
+    _latest.c.workspace_id == sa.bindparam("workspace_id"), _latest.c.event_type == sa.bindparam("event_type"),
+    _latest.c.subject == sa.bindparam("subject"))
+_SET_LATEST_EVENT = (sa.update(_latest).where(_latest.c.id == sa.bindparam("latest_id"))
+                     .values(event_id=sa.bindparam("event_id")))
+# Built once and run on the session's connection, not through the ORM: this one-row insert is
+# the hot path of every delivery.
+_INSERT_EVENT = (sa.insert(_events)
+                 .values(**{name: sa.bindparam(name, type_=_events.c[name].type) for name in (
+                     "workspace_id", "event_type", "route", "known_event", "dedupe_key", "payload", "headers",
+                     "received_at")}, status=EventStatus.RECEIVED.value, attempts=0)
+                 .returning(_events.c.id))
 
 
 @functools.cache
-def _insert_statement(dialect_name: str):
-    # Built once per dialect and run on the session's connection, not through the ORM: this
-    # one-row insert is the hot path of every delivery.
-    values = {name: sa.bindparam(name, type_=_events.c[name].type) for name in (
-        "workspace_id", "event_type", "route", "known_event", "dedupe_key", "payload", "headers", "received_at")}
-    return (_INSERT[dialect_name](_events)
-            .values(**values, status=EventStatus.RECEIVED.value, attempts=0)
-            .on_conflict_do_nothing(index_elements=["workspace_id", "dedupe_key"])
-            .returning(_events.c.id))
+def _upsert_latest_statement(dialect_name: str):
+    values = {name: sa.bindparam(name, type_=_latest.c[name].type) for name in (
+        "workspace_id", "event_type", "subject", "body_digest", "seen_at", "expires_at")}
+    statement = _INSERT[dialect_name](_latest).values(**values)
+    incoming = statement.excluded
+    return (statement.on_conflict_do_update(
+        index_elements=["workspace_id", "event_type", "subject"],
+        set_={"body_digest": incoming.body_digest, "seen_at": incoming.seen_at, "expires_at": incoming.expires_at,
+              "event_id": None},
+        where=sa.or_(_latest.c.body_digest != incoming.body_digest, _latest.c.expires_at <= incoming.seen_at))
+        .returning(_latest.c.id))
 
 
 def get(workspace_id: str, event_id: int) -> WebhookEvent | None:

@@ -12,7 +12,7 @@ from ..crypto import token_digest
 from ..errors import Gone, NotFound
 from ..extensions import db
 from ..models import Installation, InstallationStatus, utcnow
-from . import webhooks
+from . import lifecycle_outbox, webhooks
 
 CREATED, UPDATED, REACTIVATED = "created", "updated", "reactivated"
 
@@ -79,8 +79,9 @@ class InstallRecord:
     webhooks: tuple[tuple[str, str], ...] = field(default=(), repr=False)
 
 
-def record_install(record: InstallRecord) -> tuple[Installation, str]:
-    """Create or refresh the workspace's installation and its manifest webhook tokens in one
+def record_install(record: InstallRecord, jobs: tuple[str, ...] = ()) -> tuple[Installation, str]:
+    """Create or refresh the workspace's installation, its manifest webhook tokens and the
+    outbox row of the ``jobs`` it implies (``addon.jobs.lifecycle_outbox`` steps) in one
     transaction, and commit.
 
     A reinstall rotates every token (old manifest rows are replaced) and reactivates a DELETED
@@ -90,11 +91,10 @@ def record_install(record: InstallRecord) -> tuple[Installation, str]:
     """
     try:
         installation, outcome = _upsert(record)
-        db.session.commit()
-        return installation, outcome
     except IntegrityError:
         db.session.rollback()
-    installation, outcome = _upsert(record)  # the other call's row exists now: update it
+        installation, outcome = _upsert(record)  # the other call's row exists now: update it
+    _add_outbox(record.workspace_id, "installed", jobs)
     db.session.commit()
     return installation, outcome
 
@@ -144,20 +144,23 @@ def update_settings(installation: Installation, values: dict) -> bool:
     return True
 
 
-def set_status(installation: Installation, status: str) -> bool:
-    """Record ACTIVE or INACTIVE; commits and returns True only when the status changed."""
+def set_status(installation: Installation, status: str, jobs: tuple[str, ...] = ()) -> bool:
+    """Record ACTIVE or INACTIVE with the outbox row of the ``jobs`` the change implies; commits
+    and returns True only when the status changed."""
     if installation.status == status:
         return False
     installation.status = status
     installation.status_changed_at = utcnow()
+    _add_outbox(installation.workspace_id, f"status:{status}", jobs)
     db.session.commit()
     return True
 
 
-def mark_deleted(installation: Installation) -> bool:
-    """Soft delete (status DELETED, ``uninstalled_at``) and erase the installation token and the
-    webhook tokens, keeping their digests (a late delivery is told apart from a forgery, and the
-    dead installation token is still recognised and refused); commits.
+def mark_deleted(installation: Installation, jobs: tuple[str, ...] = ()) -> bool:
+    """Soft delete (status DELETED, ``uninstalled_at``) with the outbox row of the ``jobs`` it
+    implies, and erase the installation token and the webhook tokens, keeping their digests (a late
+    delivery is told apart from a forgery, and the dead installation token is still recognised and
+    refused); commits.
 
     :return: False when it was already deleted.
     """
@@ -169,8 +172,20 @@ def mark_deleted(installation: Installation) -> bool:
     installation.status = InstallationStatus.DELETED.value
     installation.status_changed_at = now
     installation.uninstalled_at = now
+    _add_outbox(installation.workspace_id, "deleted", jobs)
     db.session.commit()
     return True
+
+
+def add_outbox(workspace_id: str, change: str, jobs: tuple[str, ...]) -> None:
+    """Add an outbox row of ``jobs`` for a change already recorded; commits."""
+    _add_outbox(workspace_id, change, jobs)
+    db.session.commit()
+
+
+def _add_outbox(workspace_id: str, change: str, jobs: tuple[str, ...]) -> None:
+    if jobs:
+        lifecycle_outbox.add(workspace_id, change, list(jobs))
 
 
 def _canonical(values: dict) -> str:

@@ -3,9 +3,12 @@
 Every call goes through the same gate, in this order: body size (413) → token valid (401) →
 JSON parses (400) → token and body about the same workspace and add-on (403) → installation
 known (404, except INSTALLED) → body shape (422) → for INSTALLED, every Clockify URL it names
-(``apiUrl``, the installation token's URL claims) allowed by the host policy (403). Work that
-talks to Clockify is enqueued after the database commit; no outbound call happens inside the
-request.
+(``apiUrl``, the installation token's URL claims) allowed by the host policy (403). No outbound
+call happens inside the request: each state change is committed together with the jobs it implies
+(the lifecycle outbox, ``addon.jobs.lifecycle_outbox``), which are then enqueued. When Redis is
+down the call still answers 200: the jobs wait in the outbox, and the workers' sweep or the
+workspace's next lifecycle call enqueues them, so a retried call, or none, ends with the same jobs
+as a clean one.
 """
 
 from __future__ import annotations
@@ -24,10 +27,11 @@ from ..clockify import lifecycle_payloads as payloads
 from ..clockify.manifest import setting_defaults, webhook_plan
 from ..clockify.tokens import AddonClaims, TokenError, TokenMismatch
 from ..errors import AddonError, Forbidden, Gone, ValidationFailed
-from ..jobs import cancellation, schedule
+from ..jobs import cancellation, lifecycle_outbox
 from ..models import Installation, InstallationStatus
 from ..outbound import require_allowed_hosts
 from ..store import installations
+from ..store import lifecycle_outbox as outbox_store
 from .request_body import parse_json, read_limited_body
 
 log = logging.getLogger(__name__)
@@ -133,20 +137,32 @@ def installed():
         api_url=api_url, reports_url=token_claims.reports_url, as_user=payload.as_user,
         addon_user_id=payload.addon_user_id, settings=values,
         webhooks=_webhook_tokens(payload.webhooks, settings.base_url))
-    installation, outcome = installations.record_install(record)
-    workspace_id = installation.workspace_id
+    bootstrap = lifecycle.is_checked(values.get("auto_bootstrap"))
+    register = bool(webhook_plan(settings).via_api)
     # A purge or deregistration queued by an earlier uninstall must not run on the new install.
-    cancellation.cancel_queued(workspace_id, (cancellation.DEREGISTER, cancellation.PURGE))
+    steps = [lifecycle_outbox.cancel(cancellation.DEREGISTER), lifecycle_outbox.cancel(cancellation.PURGE)]
+    steps += [lifecycle_outbox.bootstrap("install")] if bootstrap else []
+    steps += [lifecycle_outbox.REGISTER] if register else []
+    installation, outcome = installations.record_install(record, jobs=tuple(steps))
+    workspace_id = installation.workspace_id
+    dispatched = _dispatch(workspace_id)
 
-    jobs = {"bootstrap": "disabled", "webhookRegistration": "not_needed"}
-    if lifecycle.is_checked(values.get("auto_bootstrap")):
-        _run, created = schedule.request_bootstrap(workspace_id, "install")
+    jobs = {"bootstrap": "disabled", "webhookRegistration": "queued" if register else "not_needed"}
+    if bootstrap:
+        created = dispatched.get(lifecycle_outbox.bootstrap("install"), True)
         jobs["bootstrap"] = "queued" if created else "already_running"
-    if webhook_plan(settings).via_api:
-        schedule.register_webhooks(workspace_id)
-        jobs["webhookRegistration"] = "queued"
     log.info("installation %s", outcome, extra={"webhooks": len(record.webhooks), **jobs})
     return _ok(workspace_id, installation=outcome, webhooks=len(record.webhooks), jobs=jobs)
+
+
+def _dispatch(workspace_id: str) -> dict[str, object]:
+    """Enqueue the workspace's pending outbox steps; with Redis down they wait for the sweep."""
+    try:
+        return lifecycle_outbox.dispatch(workspace_id)
+    except RedisError as error:  # LockError included: the sweep retries
+        log.warning("lifecycle jobs of %s stored but not enqueued (%s); the sweep will enqueue them",
+                    workspace_id, type(error).__name__)
+        return {}
 
 
 def _installation_token_claims(payload: payloads.Installed) -> AddonClaims:
@@ -186,6 +202,7 @@ def settings_updated():
     installation = _refuse_deleted(call.installation)
     values = {**setting_defaults(), **lifecycle.settings_values(list(call.payload.settings))}
     changed = installations.update_settings(installation, values)
+    _dispatch(installation.workspace_id)  # jobs an earlier call of the workspace left behind
     log.info("settings %s", "changed" if changed else "unchanged")
     return _ok(installation.workspace_id, changed=changed)
 
@@ -199,18 +216,18 @@ def status_changed():
     call = _accept(lifecycle.STATUS_CHANGED)
     installation = _refuse_deleted(call.installation)
     workspace_id, status = installation.workspace_id, call.payload.status
-    changed = installations.set_status(installation, status)
-    jobs = {}
-    if changed and status == lifecycle.INACTIVE:
-        cancellation.cancel_queued(workspace_id, (cancellation.REGISTER,))
-        schedule.deregister_webhooks(workspace_id)
-        jobs["webhookDeregistration"] = "queued"
-    elif changed and status == lifecycle.ACTIVE and webhook_plan(settings).via_api:
-        cancellation.cancel_queued(workspace_id, (cancellation.DEREGISTER,))
-        schedule.register_webhooks(workspace_id)
-        jobs["webhookRegistration"] = "queued"
+    if status == lifecycle.INACTIVE:
+        steps, jobs = (lifecycle_outbox.cancel(cancellation.REGISTER), lifecycle_outbox.DEREGISTER), \
+            {"webhookDeregistration": "queued"}
+    elif webhook_plan(settings).via_api:
+        steps, jobs = (lifecycle_outbox.cancel(cancellation.DEREGISTER), lifecycle_outbox.REGISTER), \
+            {"webhookRegistration": "queued"}
+    else:
+        steps, jobs = (), {}
+    changed = installations.set_status(installation, status, jobs=steps)
+    _dispatch(workspace_id)
     log.info("status %s (%s)", status, "changed" if changed else "unchanged")
-    return _ok(workspace_id, installationStatus=status, changed=changed, jobs=jobs)
+    return _ok(workspace_id, installationStatus=status, changed=changed, jobs=jobs if changed else {})
 
 
 @bp.post("/deleted")
@@ -221,16 +238,24 @@ def deleted():
     call = _accept(lifecycle.DELETED)
     installation = call.installation
     workspace_id = installation.workspace_id
-    changed = installations.mark_deleted(installation)
-    # A repeat re-enqueues only when the first call's jobs are unknown to Redis (e.g. Redis
-    # failed after the commit and Clockify retried).
-    if changed or not cancellation.is_known(cancellation.PURGE, workspace_id):
-        cancellation.cancel_queued(workspace_id, cancellation.KINDS)
-        schedule.deregister_webhooks(workspace_id)
-        schedule.purge_workspace(workspace_id)
-        jobs = {"webhookDeregistration": "queued", "purge": "queued"}
-    else:
-        jobs = {}
+    steps = (*(lifecycle_outbox.cancel(kind) for kind in cancellation.KINDS), lifecycle_outbox.DEREGISTER,
+             lifecycle_outbox.PURGE)
+    changed = installations.mark_deleted(installation, jobs=steps)
+    # A repeat enqueues again only when Redis lost the first call's jobs after they were
+    # enqueued (it restarted empty); jobs not enqueued yet are still in the outbox.
+    lost = not changed and not outbox_store.pending(workspace_id) and not _cleanup_known(workspace_id)
+    if lost:
+        installations.add_outbox(workspace_id, "deleted", steps)
+    _dispatch(workspace_id)
+    jobs = {"webhookDeregistration": "queued", "purge": "queued"} if changed or lost else {}
     log.info("installation deleted%s", "" if changed else " (repeat)")
     return _ok(workspace_id, installationStatus=InstallationStatus.DELETED.value, alreadyDeleted=not changed,
                jobs=jobs)
+
+
+def _cleanup_known(workspace_id: str) -> bool:
+    # Unknown Redis state counts as known: the outbox keeps what was not enqueued.
+    try:
+        return cancellation.is_known(cancellation.PURGE, workspace_id)
+    except RedisError:
+        return True

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from ..clockify.json_text import storable_text
 from ..errors import ValidationFailed
-from .request_body import storable_text
 
 
 class QueryArgs:

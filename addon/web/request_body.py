@@ -10,6 +10,7 @@ import math
 from flask import request
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from ..clockify.json_text import UNSUPPORTED_TEXT, find_unsupported_text
 from ..errors import BadRequest, PayloadTooLarge
 
 # Arrays and objects inside one another; Clockify's deepest payloads use a handful.
@@ -58,18 +59,40 @@ def read_json(limit: int, *, too_large_limit: int | None = None):
 
 
 def parse_json(raw: bytes, *, storable: bool = True):
-    """``decode_json`` answering 400 ``malformed_json`` for whatever it refuses.
+    """``decode_json`` answering 400 for whatever it refuses.
 
-    :raise BadRequest: 400 ``malformed_json``, the message saying why.
+    :raise BadRequest: 400 ``unsupported_text`` for text no database can store, else 400
+        ``malformed_json``; the message says why.
     """
     try:
         return decode_json(raw, storable=storable)
+    except UnsupportedText as error:
+        raise BadRequest(str(error), code=UNSUPPORTED_TEXT) from None
     except MalformedJson as error:
         raise BadRequest(str(error), code=MALFORMED_JSON) from None
 
 
+def refuse_unsupported_text(value) -> None:
+    """Refuse a value parsed with ``storable=False`` once it is known to be meant for this server
+    (a webhook's token is checked before its text).
+
+    :raise BadRequest: 400 ``unsupported_text``, naming where the text is.
+    """
+    where = find_unsupported_text(value)
+    if where is not None:
+        raise BadRequest(_unsupported_message(where), code=UNSUPPORTED_TEXT)
+
+
 class MalformedJson(ValueError):
     """The body is not JSON this server takes; the message says why."""
+
+
+class UnsupportedText(MalformedJson):
+    """The body is JSON, but holds text no database column can store."""
+
+
+def _unsupported_message(where: str) -> str:
+    return f"The body holds a NUL character or an unpaired surrogate at {where}, which cannot be stored."
 
 
 def decode_json(raw: bytes, *, max_depth: int = MAX_JSON_DEPTH, storable: bool = True):
@@ -91,11 +114,11 @@ def decode_json(raw: bytes, *, max_depth: int = MAX_JSON_DEPTH, storable: bool =
         raise MalformedJson(f"The body is nested deeper than {max_depth} levels.") from None
     except ValueError:
         raise MalformedJson("The body is not valid JSON.") from None
-    depth, text_ok = _measure(value, max_depth)
-    if depth > max_depth:
+    if _depth(value, max_depth) > max_depth:
         raise MalformedJson(f"The body is nested deeper than {max_depth} levels.")
-    if storable and not text_ok:
-        raise MalformedJson("The body holds a NUL character or an unpaired surrogate, which cannot be stored.")
+    where = find_unsupported_text(value) if storable else None
+    if where is not None:
+        raise UnsupportedText(_unsupported_message(where))
     return value
 
 
@@ -111,33 +134,14 @@ def _finite_float(text: str) -> float:
     return value
 
 
-def _measure(value, max_depth: int) -> tuple[int, bool]:
-    """The nesting depth of ``value`` (stopping once past ``max_depth``) and whether every string,
-    keys included, is storable. Iterative: the value may be deeper than the interpreter's stack."""
-    deepest, text_ok = 0, True
+def _depth(value, max_depth: int) -> int:
+    """The nesting depth of ``value``, stopping once past ``max_depth``. Iterative: the value may
+    be deeper than the interpreter's stack."""
+    deepest = 0
     pending = [(value, 1)]
-    while pending:
+    while pending and deepest <= max_depth:
         item, depth = pending.pop()
-        if isinstance(item, dict):
+        if isinstance(item, dict | list):
             deepest = max(deepest, depth)
-            pending.extend((key, depth) for key in item)
-            pending.extend((child, depth + 1) for child in item.values())
-        elif isinstance(item, list):
-            deepest = max(deepest, depth)
-            pending.extend((child, depth + 1) for child in item)
-        elif isinstance(item, str) and text_ok:
-            text_ok = storable_text(item)
-        if deepest > max_depth:
-            break
-    return deepest, text_ok
-
-
-def storable_text(text: str) -> bool:
-    """True when ``text`` has no NUL and no unpaired surrogate (a database can store it)."""
-    if "\x00" in text:
-        return False
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
+            pending.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest

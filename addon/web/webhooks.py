@@ -4,8 +4,10 @@ Checks, in this order, failing closed: size (413) → token present and valid (4
 a stored webhook token of this installation and path (401, ``check: webhook_token``) → workspace
 and add-on match the installation and the payload (403) → installation active (410) → event type
 known for this route (400 ``wrong_category``; ``invalid_event_type`` when there is none) → body
-is JSON (400 ``malformed_json``). Then one insert (committed before answering) and one enqueue:
-a ``SET NX`` in Redis, plus an RQ job when none is queued for the workspace yet.
+is JSON (400 ``malformed_json``) → its text can be stored (400 ``unsupported_text``). Then one
+transaction (committed before answering): the dedupe decision (``addon.store.events.record``)
+and the insert; and one enqueue: a ``SET NX`` in Redis, plus an RQ job when none is queued for
+the workspace yet.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from ..jobs import schedule
 from ..metrics import WEBHOOK_DELIVERIES
 from ..store import events as event_store
 from ..store.webhooks import find_delivery_target
-from .request_body import decode_json, read_limited_body
+from .request_body import decode_json, read_limited_body, refuse_unsupported_text
 
 log = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__)
@@ -37,7 +39,8 @@ def receive(category: str):
     """Store one delivery and enqueue its processing; see the module docstring for the checks.
 
     :return: 200 ``{"status": "accepted", "id"}`` once committed, or 200 ``{"status":
-        "duplicate", "duplicate": true, "id"}`` with the original row's id.
+        "duplicate", "duplicate": true, "id"}`` with the id of the row stored for the latest
+        delivery it repeats.
     """
     g.webhook_event_label = deliveries.event_label(request.headers.get(deliveries.EVENT_TYPE_HEADER, "").strip())
     try:
@@ -87,10 +90,13 @@ def _ingest(category: str):
 
     if not body.ok:
         raise BadRequest("The body is not valid UTF-8 JSON.", code="malformed_json")
+    # Acknowledged means processed: text the handlers could never store is refused now.
+    refuse_unsupported_text(body.value)
 
     stored = event_store.record(
         workspace_id, event_type=event_type, route=category, known_event=verdict.known,
-        dedupe_key=deliveries.dedupe_key(event_type, raw, deliveries.delivery_id(request.headers)),
+        dedupe=deliveries.dedupe_key(event_type, raw, body, deliveries.delivery_id(request.headers)),
+        window_seconds=current_app.config["SETTINGS"].webhook_dedupe_window_seconds,
         payload=body.text, headers=deliveries.storable_headers(request.headers))
     if not stored.created:
         _count("duplicate")

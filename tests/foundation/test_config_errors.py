@@ -72,6 +72,8 @@ BAD_VALUES = [
     ("WEBHOOK_BATCH_LINGER_MS", "-1"),
     ("METRICS_TOKEN", "short"),
     ("METRICS_PUBLIC", "maybe"),
+    ("WEBHOOK_DEDUPE_WINDOW_SECONDS", "0"),
+    ("WEBHOOK_DEDUPE_WINDOW_SECONDS", "an hour"),
 ]
 
 # Production refusals: exactly the required variables, with one of them missing or wrong.

@@ -19,7 +19,7 @@ from addon.testkit import processes
 from addon.testkit.processes import ROOT, UNREACHABLE_REDIS
 
 TABLES = {"installations", "installation_webhooks", "webhook_events", "api_calls", "bootstrap_runs",
-          "bootstrap_checkpoints", "workspace_data"}
+          "bootstrap_checkpoints", "workspace_data", "webhook_latest_deliveries", "lifecycle_outbox"}
 KEY = Fernet.generate_key().decode()
 
 
@@ -132,5 +132,46 @@ def test_models_and_migrations_agree(scratch_database, tmp_path):
         assert result.returncode != 0
         output = result.stdout + result.stderr
         assert "New upgrade operations detected" in output and "api_calls" in output
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.slow
+def test_dedupe_migration_carries_the_latest_delivery_of_each_entity_over(scratch_database, tmp_path):
+    url, variables = scratch_database
+    engine = sa.create_engine(_sqlalchemy_url(url))
+    events = [  # (event type, dedupe key of the old rule, body)
+        ("TIME_ENTRY_UPDATED", "sha256:a", '{"id": "te-1", "description": "A"}'),
+        ("TIME_ENTRY_UPDATED", "sha256:b", '{"id": "te-1", "description": "B"}'),
+        ("NEW_TAG", "delivery:d1", '{"id": "t-1"}'),
+        ("USERS_INVITED_TO_WORKSPACE", "sha256:c", '[{"email": "a@example.com"}]'),
+    ]
+    try:
+        _flask_db(variables, tmp_path, "upgrade", "0001")
+        with engine.begin() as conn:
+            for event_type, key, body in events:
+                conn.execute(sa.text(
+                    "INSERT INTO webhook_events (workspace_id, event_type, route, known_event, dedupe_key, payload,"
+                    " headers, received_at, status, attempts) VALUES ('ws', :t, 'time', true, :k, :p, '{}',"
+                    " CURRENT_TIMESTAMP, 'processed', 1)"), {"t": event_type, "k": key, "p": body})
+        _flask_db(variables, tmp_path, "upgrade")
+        with engine.connect() as conn:
+            latest = conn.execute(sa.text(
+                "SELECT event_type, subject, event_id, expires_at IS NOT NULL FROM webhook_latest_deliveries"
+                " ORDER BY event_id")).all()
+            keys = conn.execute(sa.text("SELECT dedupe_key FROM webhook_events ORDER BY id")).scalars().all()
+        assert [(row[0], row[1].split(":")[0], row[2], row[3]) for row in latest] == [
+            ("TIME_ENTRY_UPDATED", "entity", 2, False), ("NEW_TAG", "delivery", 3, False),
+            ("USERS_INVITED_TO_WORKSPACE", "body", 4, True)]
+        assert keys[0] == keys[1] == latest[0][1] and keys[2] == "delivery:d1"
+        with engine.begin() as conn:  # no longer unique: the same state may come back later
+            conn.execute(sa.text(
+                "INSERT INTO webhook_events (workspace_id, event_type, route, known_event, dedupe_key, payload,"
+                " headers, received_at, status, attempts) VALUES ('ws', 'TIME_ENTRY_UPDATED', 'time', true, :k,"
+                " '{\"id\": \"te-1\", \"description\": \"A\"}', '{}', CURRENT_TIMESTAMP, 'received', 0)"),
+                {"k": keys[0]})
+        _flask_db(variables, tmp_path, "downgrade", "0001")
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT count(*) FROM webhook_events")).scalar_one() == 4
     finally:
         engine.dispose()

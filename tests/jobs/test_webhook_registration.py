@@ -51,6 +51,12 @@ def run_jobs(app):
         .work(burst=True, logging_level="WARNING")
 
 
+def deactivate(installation):
+    """Deregistration runs only for an installation no longer ACTIVE."""
+    installation.status = "INACTIVE"
+    db.session.commit()
+
+
 def rows():
     return {row.event: row for row in api_webhooks.for_workspace(WORKSPACE)}
 
@@ -127,6 +133,7 @@ def test_inactive_installation_registers_nothing(hooks, fake_clockify):
 
 def test_deregistration_after_500_500_200(hooks, fake_clockify):
     register_webhooks(WORKSPACE)
+    deactivate(hooks)
     fake_clockify.inject("*/webhooks/*", Fault.status(500), Fault.status(500), method="DELETE")
     report = deregister_webhooks(WORKSPACE)
     assert [entry["status"] for entry in report] == ["deleted", "deleted"]
@@ -137,6 +144,7 @@ def test_deregistration_after_500_500_200(hooks, fake_clockify):
 
 def test_deregistration_401_is_terminal(hooks, fake_clockify):
     register_webhooks(WORKSPACE)
+    deactivate(hooks)
     fake_clockify.revoke_token(hooks.installation_token)  # DELETED: the token is dead
     report = deregister_webhooks(WORKSPACE)
     assert [entry["status"] for entry in report] == ["delete_refused", "delete_refused"]
@@ -149,6 +157,7 @@ def test_deregistration_401_is_terminal(hooks, fake_clockify):
 
 def test_deregistration_404_means_already_gone(hooks, fake_clockify):
     register_webhooks(WORKSPACE)
+    deactivate(hooks)
     fake_clockify.inject("*/webhooks/*", Fault.status(404), method="DELETE")
     report = deregister_webhooks(WORKSPACE)
     assert [entry["status"] for entry in report] == ["deleted", "deleted"]
@@ -156,6 +165,7 @@ def test_deregistration_404_means_already_gone(hooks, fake_clockify):
 
 def test_exhausted_deregistration_is_retried_by_rq_then_by_the_cli(hooks_app, hooks, fake_clockify):
     register_webhooks(WORKSPACE)
+    deactivate(hooks)
     fake_clockify.inject("*/webhooks/*", *[Fault.status(502)] * 12, method="DELETE")
     with pytest.raises(DeregistrationIncomplete):
         deregister_webhooks(WORKSPACE)
@@ -183,8 +193,15 @@ def test_failure_callback_marks_what_the_job_did_not_reach(hooks, fake_clockify)
     from addon.jobs.webhook_registration import record_deregistration_failure
 
     register_webhooks(WORKSPACE)
+    deactivate(hooks)
     job = schedule.deregister_webhooks(WORKSPACE)
     record_deregistration_failure(Job.fetch(job.id, connection=get_redis()), get_redis(), RuntimeError,
                                   RuntimeError("worker lost"), None)
     assert {(row.status, row.last_error) for row in rows().values()} == {("delete_failed", "RuntimeError: worker lost")}
     assert db.session.execute(sa.select(sa.func.count()).select_from(InstallationWebhook)).scalar() == 2
+
+
+def test_deregistration_of_an_installation_active_again_deletes_nothing(hooks, fake_clockify):
+    register_webhooks(WORKSPACE)
+    assert deregister_webhooks(WORKSPACE) == []
+    assert fake_clockify.requests(method="DELETE") == [] and len(fake_clockify.webhooks(WORKSPACE)) == 2

@@ -168,16 +168,16 @@ def test_concurrent_installs_of_one_workspace_leave_one_installation(app, signer
     assert len(rows(app, InstallationWebhook)) == 20
 
 
-def test_with_redis_down_the_install_is_kept_and_the_answer_is_503(app, app_with, signer, kit, queued):
-    """Clockify may retry on 503; the retry then enqueues what the first call could not."""
+def test_with_redis_down_the_install_and_its_jobs_are_kept_and_the_answer_is_200(app, app_with, signer, kit,
+                                                                                 queued):
+    """The jobs wait in the lifecycle outbox (tests/lifecycle/test_outbox.py runs them); Clockify's
+    retry, if any, enqueues them once."""
     down = app_with(REDIS_URL="redis://127.0.0.1:1/0")
     reply = ClockifySimulator(signer, FlaskTransport(down.test_client())).install(WS, addon_id="addon-1").reply
-    assert reply.status_code == 503 and reply.json()["error"] == "queue_unavailable"
-    assert reply.headers["Retry-After"] == "5"
+    assert reply.status_code == 200 and reply.json()["jobs"]["bootstrap"] == "queued"
     assert [i.status for i in rows(app, Installation)] == ["ACTIVE"]
     assert rows(app, BootstrapRun) == []  # no run left pending without a job
 
     retry = kit.install(WS, addon_id="addon-1").reply
-    assert retry.status_code == 200 and retry.json()["jobs"]["bootstrap"] == "queued"
-    assert len(queued("bootstrap")) == 1
-
+    assert retry.status_code == 200 and retry.json()["jobs"]["bootstrap"] == "already_running"
+    assert len(queued("bootstrap")) == 1 and len(rows(app, BootstrapRun)) == 1

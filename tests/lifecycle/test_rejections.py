@@ -189,7 +189,7 @@ def test_text_no_column_can_hold_is_a_400_and_stores_nothing(app, kit, signer, e
     Clockify would retry forever) and an unpaired surrogate crashed the insert with a 500."""
     body = {**calls.installed_payload(signer, WS, ADDON), **extra}
     reply = kit.send_lifecycle("INSTALLED", body)
-    assert reply.status_code == 400 and reply.json()["error"] == "malformed_json"
+    assert reply.status_code == 400 and reply.json()["error"] == "unsupported_text"
     assert snapshot(app) == []
 
 

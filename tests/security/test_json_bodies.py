@@ -129,12 +129,9 @@ def test_malformed_bodies_are_400_malformed_json(app, send, endpoint, name):
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
 @pytest.mark.parametrize("name", UNSTORABLE)
-def test_unstorable_text_is_refused_where_it_is_stored_as_json(app, send, endpoint, name):
+def test_unstorable_text_is_refused_by_every_json_endpoint(app, send, endpoint, name):
     response = send(endpoint, UNSTORABLE[name])
-    if endpoint == "webhook":
-        assert response.status_code in (200, 400)
-        return
-    assert response.status_code == 400 and response.get_json()["error"] == "malformed_json"
+    assert response.status_code == 400 and response.get_json()["error"] == "unsupported_text"
     assert _written(app) == (0, 0)
 
 

@@ -11,6 +11,7 @@ import redis
 from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 
+from addon import create_app
 from addon.clockify.events import CATEGORIES, category_of, route_path
 from addon.crypto import token_digest
 from addon.extensions import db
@@ -165,3 +166,20 @@ def queued_job_ids(app, rq_connection):
         return get_queue(name, rq_connection).get_job_ids()
 
     return _ids
+
+
+@pytest.fixture
+def make_app(base_overrides):
+    """Build extra apps sharing the test settings; their engines are disposed afterwards."""
+    apps = []
+
+    def _make(**overrides):
+        extra = create_app({**base_overrides, **overrides})
+        apps.append(extra)
+        return extra
+
+    yield _make
+    for extra in apps:
+        with extra.app_context():
+            db.session.remove()
+            db.engine.dispose()

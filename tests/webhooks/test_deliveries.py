@@ -1,5 +1,7 @@
 """The plain decision functions of a delivery, and the handler registry API."""
 
+import json
+
 import pytest
 
 from addon.clockify import deliveries
@@ -51,12 +53,42 @@ def test_payload_workspace_ids():
     assert deliveries.payload_workspace_ids("text") == set()
 
 
-def test_dedupe_key_depends_on_event_type_and_body_only():
-    key = deliveries.dedupe_key("NEW_TAG", b"{}")
-    assert key == deliveries.dedupe_key("NEW_TAG", b"{}") and key.startswith("sha256:") and len(key) <= 128
-    assert key != deliveries.dedupe_key("TAG_UPDATED", b"{}")
-    assert key != deliveries.dedupe_key("NEW_TAG", b"{} ")
-    assert deliveries.dedupe_key("NEW_TAG", b"{}", "d-1") == deliveries.dedupe_key("TAG_UPDATED", b"[]", "d-1")
+def _parsed(value) -> deliveries.ParsedBody:
+    return deliveries.parse_body(json.dumps(value).encode(), decode_json)
+
+
+@pytest.mark.parametrize(("event_type", "value", "entity"), [
+    ("NEW_TIME_ENTRY", {"id": "te-1", "workspaceId": "w"}, "te-1"),
+    ("TIME_ENTRY_UPDATED", {"id": " te-1 ", "billable": True}, "te-1"),
+    ("PROJECT_DELETED", {"id": "p-1", "project": {"id": "other"}}, "p-1"),
+    ("USER_UPDATED", {"id": "u-1"}, "u-1"),
+    ("BALANCE_UPDATED", {"userId": "u-1", "policyId": "p"}, None),     # no top-level id
+    ("NEW_TAG", {"id": 7}, None),                                       # not a string
+    ("NEW_TAG", {"id": ""}, None),
+    ("NEW_TAG", {"id": "x" * 257}, None),                               # too long to be an id
+    ("NEW_TAG", [{"id": "t-1"}], None),                                 # a list is not one entity
+    ("TIME_ENTRY_SPLIT", {"id": "te-1"}, None),                         # several entities
+    ("USERS_INVITED_TO_WORKSPACE", {"id": "u-1"}, None),
+    ("LIMITED_USERS_ADDED_TO_WORKSPACE", {"id": "u-1"}, None),
+    ("SOMETHING_NEW", {"id": "n-1"}, "n-1"),
+])
+def test_entity_id_per_event_family(event_type, value, entity):
+    assert deliveries.entity_id(event_type, _parsed(value)) == entity
+
+
+def test_dedupe_key_subjects():
+    body = json.dumps({"id": "te-1", "billable": True}).encode()
+    key = deliveries.dedupe_key("TIME_ENTRY_UPDATED", body, deliveries.parse_body(body, decode_json))
+    assert key.subject.startswith("entity:") and not key.windowed and len(key.subject) <= 80
+    other_state = json.dumps({"id": "te-1", "billable": False}).encode()
+    other = deliveries.dedupe_key("TIME_ENTRY_UPDATED", other_state, deliveries.parse_body(other_state, decode_json))
+    assert other.subject == key.subject and other.digest != key.digest
+    anonymous = b'[{"id": "u-1"}]'
+    by_body = deliveries.dedupe_key("USERS_INVITED_TO_WORKSPACE", anonymous, deliveries.parse_body(anonymous, decode_json))
+    assert by_body.subject == "body:" + by_body.digest and by_body.windowed
+    # A delivery id decides first, whatever the body says.
+    assert deliveries.dedupe_key("NEW_TAG", b"{}", deliveries.parse_body(b"{}", decode_json), "d-1") == \
+        deliveries.dedupe_key("NEW_TAG", body, deliveries.parse_body(body, decode_json), "d-1")
 
 
 def test_delivery_id_headers():

@@ -4,11 +4,9 @@ nothing lost or mistaken for a duplicate afterwards."""
 import sqlite3
 from datetime import timedelta
 
-import pytest
 import sqlalchemy as sa
 from prometheus_client import REGISTRY
 
-from addon import create_app
 from addon.extensions import db
 from addon.jobs.events import sweep
 from addon.models import utcnow
@@ -16,23 +14,6 @@ from addon.testkit.webhooks import entity_payload
 
 UNREACHABLE_REDIS = "redis://127.0.0.1:1/0"
 UNREACHABLE_POSTGRES = "postgresql://postgres@127.0.0.1:1/addon_unreachable"
-
-
-@pytest.fixture
-def make_app(base_overrides):
-    """Build extra apps sharing the test settings; their engines are disposed afterwards."""
-    apps = []
-
-    def _make(**overrides):
-        extra = create_app({**base_overrides, **overrides})
-        apps.append(extra)
-        return extra
-
-    yield _make
-    for extra in apps:
-        with extra.app_context():
-            db.session.remove()
-            db.engine.dispose()
 
 
 def test_redis_down_stores_and_answers_200_then_the_sweep_processes(

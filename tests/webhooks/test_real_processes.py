@@ -44,7 +44,7 @@ def server(base_overrides, tmp_path_factory):
             try:
                 if requests.get(f"{url}/health", timeout=1).status_code == 200:
                     break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # workers still booting
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"gunicorn did not start:\n{log.read_text()[-3000:]}")
@@ -53,6 +53,33 @@ def server(base_overrides, tmp_path_factory):
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def test_twenty_concurrent_copies_of_a_re_seen_state_give_one_new_event(server, workspace, stored_events):
+    headers = delivery_headers("TIME_ENTRY_UPDATED", workspace.tokens["time"])
+    a, b = (json.dumps(entity_payload(workspace.workspace_id, "te-reseen", description=d)).encode() for d in "AB")
+    for body in (a, b):
+        assert requests.post(f"{server}/webhooks/time", data=body, headers=headers, timeout=30).json()[
+            "status"] == "accepted"
+    barrier, answers, lock = threading.Barrier(20), [], threading.Lock()
+
+    def send():
+        with requests.Session() as session:
+            barrier.wait()
+            response = session.post(f"{server}/webhooks/time", data=a, headers=headers, timeout=30)
+            with lock:
+                answers.append(response.json())
+
+    threads = [threading.Thread(target=send) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    rows = stored_events()
+    assert len(rows) == 3, answers
+    assert sorted(answer["status"] for answer in answers) == ["accepted"] + ["duplicate"] * 19
+    assert {answer["id"] for answer in answers} == {str(rows[-1].id)}
 
 
 def test_twenty_concurrent_identical_deliveries_leave_one_row_and_one_job(server, workspace, stored_events,

@@ -3,16 +3,16 @@
 The installation row keeps the SHA-256 digest of its token, so the sidebar recognises the
 installation token without decrypting anything, and an uninstalled workspace keeps only digests.
 
-Revision ID: secin_token_digests
-Revises: 0001
+Revision ID: 0003
+Revises: 0002
 """
 import hashlib
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "secin_token_digests"
-down_revision = "0001"
+revision = "0003"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 

@@ -1,12 +1,12 @@
 """api_calls.url: the URL an API Studio call went out with, exactly as sent
 
-Revision ID: secout_api_call_url
+Revision ID: 0002
 Revises: 0001
 """
 from alembic import op
 import sqlalchemy as sa
 
-revision = "secout_api_call_url"
+revision = "0002"
 down_revision = "0001"
 branch_labels = None
 depends_on = None

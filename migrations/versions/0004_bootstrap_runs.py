@@ -5,15 +5,15 @@ bootstrap (a run in flight is simply started again), so it is dropped, not conve
 cached entities keep their data; their stamp of the run that last listed them is cleared,
 since the run ids start over.
 
-Revision ID: boot_bootstrap_runs
-Revises: 0001
+Revision ID: 0004
+Revises: 0003
 """
 from alembic import op
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-revision = "boot_bootstrap_runs"
-down_revision = "0001"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
