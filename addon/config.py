@@ -33,6 +33,7 @@ ACCESS_LEVELS = ("ADMINS", "EVERYONE")
 QUEUE_NAMES = ("high", "default", "bootstrap")
 DEFAULT_ALLOWED_API_DOMAINS = "*.clockify.me,clockify.me"
 DEFAULT_FRAME_ANCESTORS = "'self' https://*.clockify.me https://clockify.me"
+FERNET_KEY_COMMAND = 'python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("DATABASE_URL", None, "SQLAlchemy URL. Default: SQLite file `addon.db` in the instance folder (refused in production). `postgres://` is accepted."),
     Variable("REDIS_URL", None, "Redis for RQ and the rate limiter. Unset in development: embedded fakeredis and an in-process worker. Required in production."),
     Variable("RQ_QUEUES", "high,default,bootstrap", "Queues `python worker.py` listens on when given no argument, highest priority first."),
-    Variable("TOKEN_ENCRYPTION_KEY", None, "Fernet key encrypting stored Clockify tokens. Required in production; generated once into the instance folder otherwise."),
+    Variable("TOKEN_ENCRYPTION_KEY", None, "Fernet key encrypting stored Clockify tokens; make one with `" + FERNET_KEY_COMMAND + "` and keep it. Required in production; generated once into the instance folder otherwise."),
     Variable("REQUIRE_SIGNATURE_VERIFICATION", "true", "Verify token signatures. `false` is refused in production; claims are checked either way."),
     Variable("CLOCKIFY_PUBLIC_KEY", None, "PEM text of the key that signs Clockify tokens (overrides the bundled official key)."),
     Variable("CLOCKIFY_PUBLIC_KEY_PATH", None, "Path to a PEM file of that key."),
@@ -77,7 +78,11 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("BOOTSTRAP_TIME_ENTRIES_DAYS", "30", "How many days of time entries the bootstrap fetches."),
     Variable("WEBHOOK_SWEEP_SECONDS", "60", "How often the worker re-enqueues webhook events left unprocessed."),
     Variable("WEBHOOK_BATCH_LINGER_MS", "500", "How long a job of fresh webhook events waits for more before it ends (`0`: it ends at once)."),
+    Variable("WORKER_MISSING_GRACE_SECONDS", "120", "How long a queue may hold waiting work with no live worker before `/ready` answers 503 and the web process warns."),
 )
+# Variables production refuses to start without (``load_settings`` enforces each); app.json asks
+# for them and .env.example marks them.
+REQUIRED_IN_PRODUCTION = ("BASE_URL", "DATABASE_URL", "REDIS_URL", "TOKEN_ENCRYPTION_KEY")
 _BY_NAME = {v.name: v for v in VARIABLES}
 
 
@@ -121,6 +126,7 @@ class Settings:
     bootstrap_time_entries_days: int
     webhook_sweep_seconds: int
     webhook_batch_linger_ms: int
+    worker_missing_grace_seconds: int
     instance_path: str = field(default="", repr=False)
 
     @property
@@ -171,7 +177,8 @@ def load_settings(environ: Mapping[str, str], instance_path: str) -> Settings:
         raise ConfigError("REDIS_URL is required in production")
 
     if production and raw.get("TOKEN_ENCRYPTION_KEY") is None:
-        raise ConfigError("TOKEN_ENCRYPTION_KEY is required in production")
+        raise ConfigError(f"TOKEN_ENCRYPTION_KEY is required in production; make one with {FERNET_KEY_COMMAND} "
+                          "and set it once (heroku config:set TOKEN_ENCRYPTION_KEY=...)")
     key = _fernet_key(raw.get("TOKEN_ENCRYPTION_KEY"), instance_path)
 
     verify = _bool(raw, "REQUIRE_SIGNATURE_VERIFICATION")
@@ -265,6 +272,7 @@ def load_settings(environ: Mapping[str, str], instance_path: str) -> Settings:
         bootstrap_time_entries_days=_int(raw, "BOOTSTRAP_TIME_ENTRIES_DAYS", 0, 3650),
         webhook_sweep_seconds=_int(raw, "WEBHOOK_SWEEP_SECONDS", 1, 86_400),
         webhook_batch_linger_ms=_int(raw, "WEBHOOK_BATCH_LINGER_MS", 0, 10_000),
+        worker_missing_grace_seconds=_int(raw, "WORKER_MISSING_GRACE_SECONDS", 0, 86_400),
         instance_path=instance_path,
     )
 

@@ -13,7 +13,7 @@ import requests
 from cryptography.fernet import Fernet
 
 from addon import create_app
-from addon.config import VARIABLES
+from addon.config import FERNET_KEY_COMMAND, REQUIRED_IN_PRODUCTION, VARIABLES
 from addon.testkit import processes
 from addon.testkit.processes import UNREACHABLE_POSTGRES, UNREACHABLE_REDIS
 
@@ -68,6 +68,8 @@ BAD_VALUES = [
     ("BOOTSTRAP_TIME_ENTRIES_DAYS", "-1"),
     ("WEBHOOK_SWEEP_SECONDS", "0"),
     ("WEBHOOK_BATCH_LINGER_MS", "-1"),
+    ("WORKER_MISSING_GRACE_SECONDS", "-1"),
+    ("WORKER_MISSING_GRACE_SECONDS", "2m"),
 ]
 
 # Production refusals: exactly the required variables, with one of them missing or wrong.
@@ -103,6 +105,13 @@ def _assert_one_config_line(stderr: str, variable: str) -> None:
     assert "Traceback" not in stderr
 
 
+def test_the_required_in_production_tuple_is_what_production_refuses_to_start_without():
+    """app.json and .env.example are generated from ``REQUIRED_IN_PRODUCTION``: it must name
+    exactly the variables whose absence production refuses (the cases above prove each)."""
+    assert set(REQUIRED_IN_PRODUCTION) == {name for name, value in PRODUCTION_REFUSALS if value is None}
+    assert set(REQUIRED_IN_PRODUCTION) | {"ADDON_ENV"} == set(PRODUCTION)
+
+
 def test_every_variable_has_a_bad_value_case():
     assert {name for name, _ in BAD_VALUES} == {v.name for v in VARIABLES}
 
@@ -125,7 +134,8 @@ def test_production_messages_say_what_is_wrong(bare_environ):
     expected = {
         ("BASE_URL", "http://addon.example.com"): "BASE_URL must be an https URL in production",
         ("REDIS_URL", None): "REDIS_URL is required in production",
-        ("TOKEN_ENCRYPTION_KEY", None): "TOKEN_ENCRYPTION_KEY is required in production",
+        ("TOKEN_ENCRYPTION_KEY", None): f"TOKEN_ENCRYPTION_KEY is required in production; make one with "
+        f"{FERNET_KEY_COMMAND} and set it once (heroku config:set TOKEN_ENCRYPTION_KEY=...)",
         ("REQUIRE_SIGNATURE_VERIFICATION", "false"): "REQUIRE_SIGNATURE_VERIFICATION cannot be false in production",
     }
     for case, message in expected.items():
