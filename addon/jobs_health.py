@@ -147,18 +147,17 @@ def measure() -> JobsHealth:
 
 
 def _oldest_received_at() -> tuple[float | None, str | None]:
+    # A connection of its own: the caller's session (a view's, a command's) is never touched.
+    query = db.select(db.func.min(WebhookEvent.received_at)).where(WebhookEvent.status == EventStatus.RECEIVED.value)
     try:
-        oldest: datetime | None = db.session.execute(
-            db.select(db.func.min(WebhookEvent.received_at)).where(WebhookEvent.status == EventStatus.RECEIVED.value)
-        ).scalar_one()
-        db.session.commit()  # end the read transaction: never hold a snapshot open between probes
+        with db.engine.connect() as connection:
+            oldest: datetime | None = connection.execute(query).scalar_one()
     except SQLAlchemyError as error:
-        db.session.rollback()
         return None, type(error).__name__
     if oldest is None:
         return None, None
     # SQLite hands back naive datetimes; every stored time is UTC.
-    return (oldest.timestamp() if oldest.tzinfo else oldest.replace(tzinfo=UTC).timestamp()), None
+    return (oldest if oldest.tzinfo else oldest.replace(tzinfo=UTC)).timestamp(), None
 
 
 def _queue_figures(name: str, now: float, oldest_received: float | None) -> QueueFigures:
@@ -196,14 +195,16 @@ def _live_workers(queue: Queue) -> int:
 
 
 def _oldest_job_enqueued_at(queue: Queue) -> float | None:
-    for job_id in queue.get_job_ids(0, 0):
-        try:
-            enqueued = Job.fetch(job_id, connection=queue.connection).enqueued_at
-        except NoSuchJobError:  # expired meanwhile: RQ drops it at dequeue
-            return None
-        if enqueued is not None:
-            return (enqueued if enqueued.tzinfo else enqueued.replace(tzinfo=UTC)).timestamp()
-    return None
+    head = queue.get_job_ids(0, 0)  # RQ appends at the tail: the head waited longest
+    if not head:
+        return None
+    try:
+        enqueued = Job.fetch(head[0], connection=queue.connection).enqueued_at
+    except NoSuchJobError:  # expired meanwhile: RQ drops it at dequeue
+        return None
+    if enqueued is None:
+        return None
+    return (enqueued if enqueued.tzinfo else enqueued.replace(tzinfo=UTC)).timestamp()
 
 
 def _warn_if_stalled(health: JobsHealth) -> None:
