@@ -320,9 +320,18 @@ def _float(raw, name, low, high) -> float:
     return value
 
 
+def _split(name: str, value: str):
+    """``urlsplit(value)``; a malformed host (``https://[::1``) is a ConfigError naming ``name``,
+    never a traceback. The value is not echoed: database and Redis URLs hold passwords."""
+    try:
+        return urlsplit(value)
+    except ValueError:
+        raise ConfigError(f"{name} is not a valid URL (check the host)") from None
+
+
 def _url(raw, name) -> str:
     value = raw[name]
-    parts = urlsplit(value)
+    parts = _split(name, value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConfigError(f"{name} must be an http(s) URL (got {value!r})")
     return value
@@ -351,7 +360,7 @@ _CSP_SEPARATORS = re.compile(r"[;,]")
 def _database_url(value: str | None, instance_path: str) -> str:
     if value is None:
         return f"sqlite:///{os.path.join(instance_path, 'addon.db')}"
-    scheme = urlsplit(value).scheme
+    scheme = _split("DATABASE_URL", value).scheme
     # Heroku hands out postgres://, which SQLAlchemy no longer accepts; we ship psycopg 3.
     if scheme in ("postgres", "postgresql"):
         value = "postgresql+psycopg://" + value.split("://", 1)[1]
@@ -370,14 +379,15 @@ def _database_url(value: str | None, instance_path: str) -> str:
 
 def _check_redis_url(value: str) -> None:
     # The URL may hold a password: never echo it.
-    if urlsplit(value).scheme not in ("redis", "rediss", "unix"):
+    parts = _split("REDIS_URL", value)
+    if parts.scheme not in ("redis", "rediss", "unix"):
         raise ConfigError("REDIS_URL must be a redis://, rediss:// or unix:// URL")
     try:
         parse_redis_url(value)
     except ValueError:
         raise ConfigError("REDIS_URL is not a valid Redis URL (check the port and the database number)") from None
-    database = urlsplit(value).path.strip("/")
-    if urlsplit(value).scheme != "unix" and database and not database.isdigit():
+    database = parts.path.strip("/")
+    if parts.scheme != "unix" and database and not database.isdigit():
         raise ConfigError("REDIS_URL must end with a database number, e.g. redis://host:6379/0")
 
 
