@@ -134,3 +134,12 @@ def test_the_check_command_exits_non_zero_on_drift(copy_root, monkeypatch, capsy
     (copy_root / ".env.example").write_text("# stale\n")
     assert deploy_files.main(["--check"]) == 1
     assert ".env.example differs from the configuration code: run `make deploy-files`" in capsys.readouterr().err
+
+
+def test_app_json_keeps_to_the_platform_schema_limits():
+    """app.json's schema: ``name`` 3-30 characters, ``description`` at most 140; only known keys."""
+    manifest = _app_json()
+    assert 3 <= len(manifest["name"]) <= 30 and len(manifest["description"]) <= 140
+    assert set(manifest) <= {"name", "description", "keywords", "website", "repository", "logo", "success_url",
+                             "scripts", "env", "formation", "image", "addons", "buildpacks", "environments", "stack"}
+    assert all(set(entry) <= {"description", "value", "required", "generator"} for entry in manifest["env"].values())
