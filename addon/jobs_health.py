@@ -37,6 +37,7 @@ from .extensions import db
 from .models import WebhookEvent
 from .queueing import HIGH, PRIORITY_ORDER, get_redis
 from .store.events import EventStatus
+from .workers import EmbeddedWorker
 
 log = logging.getLogger(__name__)
 
@@ -187,7 +188,7 @@ def _live_workers(queue: Queue) -> int:
             alive = sum(1 for exists in pipe.execute() if exists)
     else:
         alive = 0
-    embedded = current_app.extensions.get("addon.embedded_worker")
+    embedded = current_app.extensions.get(EmbeddedWorker.EXTENSION_KEY)
     if embedded is not None and embedded.is_alive():
         # Development without Redis: the web process's own thread drains every queue.
         alive = max(alive, 1)
