@@ -7,7 +7,7 @@ TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/addon_test
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 export FLASK_APP := wsgi:app
 
-.PHONY: dev test test-fast test-postgres test-sqlite bench lint manifest clean
+.PHONY: dev test test-fast test-postgres test-sqlite bench lint manifest deploy-files clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -60,6 +60,10 @@ lint: $(VENV)/.installed
 
 manifest: $(VENV)/.installed
 	$(VENV)/bin/flask manifest write --defaults
+
+# app.json, .env.example and the table of docs/configuration.md, from VARIABLES in addon/config.py.
+deploy-files: $(VENV)/.installed
+	$(PY) -m addon.deploy_files
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

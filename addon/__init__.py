@@ -79,6 +79,13 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         worker = EmbeddedWorker(app, app.extensions[queueing.EXTENSION_KEY])
         app.extensions[EmbeddedWorker.EXTENSION_KEY] = worker
         app.before_request(worker.ensure_started)
+    if settings.env != "test":
+        from .jobs_health import JobsWatcher
+
+        # Started by the first request: only serving processes warn about a missing worker.
+        watcher = JobsWatcher(app)
+        app.extensions[JobsWatcher.EXTENSION_KEY] = watcher
+        app.before_request(watcher.ensure_started)
     return app
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 from flask import current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 manifest_cli = AppGroup("manifest", help="Build and write the add-on manifest.")
 clockify_cli = AppGroup("clockify", help="Developer tools: simulate Clockify against a running server.")
@@ -75,8 +75,21 @@ def webhooks_deregister(workspace_id: str | None, retry_failed: bool) -> None:
         raise SystemExit(1)
 
 
+@click.command("doctor")
+@with_appcontext
+def doctor() -> None:
+    """Check the deployment: one line per item, ok or PROBLEM with how to fix it; exit 1 on any problem."""
+    from .doctor import report, run_checks
+
+    text, code = report(run_checks())
+    click.echo(text)
+    if code:
+        raise SystemExit(code)
+
+
 def register_cli(app) -> None:
-    """Attach every command group that has commands to ``app``."""
+    """Attach ``doctor`` and every command group that has commands to ``app``."""
+    app.cli.add_command(doctor)
     for group in (manifest_cli, clockify_cli, webhooks_cli, bootstrap_cli):
         if group.commands:
             app.cli.add_command(group)

@@ -30,6 +30,7 @@ ACCESS_LEVELS = ("ADMINS", "EVERYONE")
 QUEUE_NAMES = ("high", "default", "bootstrap")
 DEFAULT_ALLOWED_API_DOMAINS = "*.clockify.me,clockify.me"
 DEFAULT_FRAME_ANCESTORS = "'self' https://*.clockify.me https://clockify.me"
+FERNET_KEY_COMMAND = 'python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("DATABASE_URL", None, "SQLAlchemy URL. Default: SQLite file `addon.db` in the instance folder (refused in production). `postgres://` is accepted.", P.database_url),
     Variable("REDIS_URL", None, "Redis for RQ and the rate limiter. Unset in development: embedded fakeredis and an in-process worker. Required in production.", P.redis_url),
     Variable("RQ_QUEUES", "high,default,bootstrap", "Queues `python worker.py` listens on when given no argument, highest priority first.", P.names_among("queues", QUEUE_NAMES)),
-    Variable("TOKEN_ENCRYPTION_KEY", None, "Fernet key encrypting stored Clockify tokens. Required in production; generated once into the instance folder otherwise.", P.fernet_key),
+    Variable("TOKEN_ENCRYPTION_KEY", None, "Fernet key encrypting stored Clockify tokens; make one with `" + FERNET_KEY_COMMAND + "` and keep it. Required in production; generated once into the instance folder otherwise.", P.fernet_key),
     Variable("REQUIRE_SIGNATURE_VERIFICATION", "true", "Verify token signatures. `false` is refused in production; claims are checked either way.", P.flag),
     Variable("CLOCKIFY_PUBLIC_KEY", None, "PEM text of the key that signs Clockify tokens (overrides the bundled official key).", P.public_key_pem),
     Variable("CLOCKIFY_PUBLIC_KEY_PATH", None, "Path to a PEM file of that key.", P.public_key_file),
@@ -84,9 +85,13 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("WEBHOOK_SWEEP_SECONDS", "60", "How often the worker re-enqueues webhook events left unprocessed.", P.whole(1, 86_400)),
     Variable("WEBHOOK_BATCH_LINGER_MS", "500", "How long a job of fresh webhook events waits for more before it ends (`0`: it ends at once).", P.whole(0, 10_000)),
     Variable("WEBHOOK_DEDUPE_WINDOW_SECONDS", "3600", "How long an identical body without an entity id counts as a redelivery.", P.whole(1, 30 * 86_400)),
+    Variable("WORKER_MISSING_GRACE_SECONDS", "120", "How long a queue may hold waiting work with no live worker before `/ready` answers 503 and the web process warns.", P.whole(0, 86_400)),
     Variable("METRICS_TOKEN", None, "Bearer token `/metrics` requires in production (at least 16 characters).", P.secret(16)),
     Variable("METRICS_PUBLIC", "false", "`true` serves `/metrics` without a token in production (behind a private network only).", P.flag),
 )
+# Variables production refuses to start without (``load_settings`` enforces each); app.json asks
+# for them and .env.example marks them.
+REQUIRED_IN_PRODUCTION = ("BASE_URL", "DATABASE_URL", "REDIS_URL", "TOKEN_ENCRYPTION_KEY")
 _BY_NAME = {v.name: v for v in VARIABLES}
 
 
@@ -173,7 +178,8 @@ def _cross_checks(values: dict[str, Any], instance_path: str) -> list[str]:
         if values["redis_url"] is None:
             problems.append("REDIS_URL is required in production")
         if values["token_encryption_key"] is None:
-            problems.append("TOKEN_ENCRYPTION_KEY is required in production")
+            problems.append(f"TOKEN_ENCRYPTION_KEY is required in production; make one with {FERNET_KEY_COMMAND} "
+                            "and set it once (heroku config:set TOKEN_ENCRYPTION_KEY=...)")
         if values["require_signature_verification"] is False:
             problems.append("REQUIRE_SIGNATURE_VERIFICATION cannot be false in production")
     if values["database_url"] is None:

@@ -90,11 +90,20 @@ def number(low: float, high: float) -> Parser:
     return parse
 
 
+def _split(name: str, value: str):
+    """``urlsplit(value)``; a malformed host (``https://[::1``) is a ConfigError naming ``name``,
+    never a traceback. The value is not echoed: database and Redis URLs hold passwords."""
+    try:
+        return urlsplit(value)
+    except ValueError:
+        raise ConfigError(f"{name} is not a valid URL (check the host)") from None
+
+
 def url(name: str, value: str | None) -> str | None:
     """An http(s) URL (None when unset)."""
     if value is None:
         return None
-    parts = urlsplit(value)
+    parts = _split(name, value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConfigError(f"{name} must be an http(s) URL (got {value!r})")
     return value
@@ -179,7 +188,7 @@ def database_url(name: str, value: str | None) -> str | None:
     """A PostgreSQL (``postgres://`` accepted, psycopg 3 driver) or SQLite URL; None when unset."""
     if value is None:
         return None
-    scheme = urlsplit(value).scheme
+    scheme = _split(name, value).scheme
     # Heroku hands out postgres://, which SQLAlchemy no longer accepts; we ship psycopg 3.
     if scheme in ("postgres", "postgresql"):
         value = "postgresql+psycopg://" + value.split("://", 1)[1]
@@ -201,7 +210,7 @@ def redis_url(name: str, value: str | None) -> str | None:
     if value is None:
         return None
     # The URL may hold a password: never echo it.
-    parts = urlsplit(value)
+    parts = _split(name, value)
     if parts.scheme not in ("redis", "rediss", "unix"):
         raise ConfigError(f"{name} must be a redis://, rediss:// or unix:// URL")
     try:

@@ -21,7 +21,7 @@ from collections.abc import Iterable
 
 from flask import Response, current_app
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, generate_latest
-from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_flask_exporter import PrometheusMetrics
 from redis.exceptions import RedisError
@@ -155,6 +155,30 @@ class SharedMetricsCollector:
             yield family
 
 
+class JobsHealthCollector:
+    """Worker liveness and backlog gauges, from ``addon.jobs_health`` (one measurement, at most a
+    few seconds old, per scrape). Computed at scrape time by whichever process answers it, so the
+    values are never summed or duplicated across gunicorn workers."""
+
+    def collect(self):
+        from . import jobs_health
+
+        health = jobs_health.snapshot()
+        workers = GaugeMetricFamily("addon_rq_workers", "Live RQ workers listening on the queue.", labels=["queue"])
+        depth = GaugeMetricFamily("addon_rq_queue_depth", "Jobs waiting on the RQ queue.", labels=["queue"])
+        for name, figures in health.queues.items():
+            if figures.workers is not None:
+                workers.add_metric([name], figures.workers)
+                depth.add_metric([name], figures.depth)
+        yield workers
+        yield depth
+        if health.database_error is None:
+            yield GaugeMetricFamily(
+                "addon_webhook_oldest_unprocessed_seconds",
+                "Age of the oldest webhook event still received (0 when none is).",
+                value=health.oldest_unprocessed_webhook_seconds or 0.0)
+
+
 def init_app(app) -> None:
     """Track request durations per endpoint (never per raw path) on this app."""
     # A registry per app lets tests build many apps; under PROMETHEUS_MULTIPROC_DIR the values
@@ -178,5 +202,6 @@ def render() -> Response:
         parts.append(generate_latest(current_app.extensions[EXTENSION_KEY].registry))
     shared = CollectorRegistry()
     shared.register(SharedMetricsCollector(get_redis()))
+    shared.register(JobsHealthCollector())
     parts.append(generate_latest(shared))
     return Response(b"".join(parts), content_type=CONTENT_TYPE)

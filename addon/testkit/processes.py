@@ -71,7 +71,7 @@ def wait_for_http(url: str, process: subprocess.Popen, timeout: float = 30) -> r
             raise RuntimeError(f"process exited with {process.returncode} before {url} answered")
         try:
             return requests.get(url, timeout=2)
-        except (requests.ConnectionError, requests.Timeout):  # a worker still booting (slow under load)
+        except (requests.ConnectionError, requests.Timeout):  # not listening, or no worker booted yet
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.1)

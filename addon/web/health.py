@@ -8,7 +8,7 @@ import logging
 from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy import text
 
-from .. import metrics
+from .. import jobs_health, metrics
 from ..errors import InvalidToken
 from ..extensions import db
 from ..queueing import get_redis
@@ -25,10 +25,15 @@ def health():
 
 @bp.get("/ready")
 def ready():
-    """Readiness: the database and Redis both answer; 503 names the part that does not."""
+    """Readiness: the database and Redis both answer, and no queue's work has waited with no live
+    worker beyond the grace period; 503 names the part that fails. ``jobs`` carries the figures
+    (cached a few seconds, see ``addon.jobs_health``)."""
     checks = {"database": _check_database(), "redis": _check_redis()}
+    jobs = jobs_health.snapshot()
+    problem = jobs.problem()
+    checks["workers"] = "ok" if problem is None else f"unavailable: {problem}"
     ok = all(v == "ok" for v in checks.values())
-    return jsonify(status="ok" if ok else "unavailable", checks=checks), 200 if ok else 503
+    return jsonify(status="ok" if ok else "unavailable", checks=checks, jobs=jobs.as_json()), 200 if ok else 503
 
 
 @bp.get("/metrics")

@@ -13,7 +13,7 @@ import requests
 from cryptography.fernet import Fernet
 
 from addon import create_app
-from addon.config import VARIABLES
+from addon.config import FERNET_KEY_COMMAND, REQUIRED_IN_PRODUCTION, VARIABLES
 from addon.testkit import processes
 from addon.testkit.processes import UNREACHABLE_POSTGRES, UNREACHABLE_REDIS
 
@@ -26,15 +26,19 @@ BAD_VALUES = [
     ("ADDON_ENV", "PRODUCTION"),
     ("BASE_URL", "addon.example.com"),
     ("BASE_URL", "ftp://addon.example.com"),
+    ("BASE_URL", "https://[::1"),
+    ("BASE_URL", "https://[zz]/"),
     ("ADDON_KEY", "x"),
     ("ADDON_KEY", "k" * 51),
     ("ADDON_NAME", "n" * 51),
     ("DATABASE_URL", "mysql://user@db/addon"),
     ("DATABASE_URL", "postgresql://user:hunter2@db:notaport/addon"),
     ("DATABASE_URL", "postgresql+nosuchdriver://user@db/addon"),
+    ("DATABASE_URL", "postgresql://user:hunter2@[::1/addon"),
     ("REDIS_URL", "http://127.0.0.1:6379/0"),
     ("REDIS_URL", "redis://:hunter2@127.0.0.1:notaport/0"),
     ("REDIS_URL", "redis://127.0.0.1:6379/zero"),
+    ("REDIS_URL", "redis://:hunter2@[::1:6379/0"),
     ("RQ_QUEUES", "high,urgent"),
     ("RQ_QUEUES", ","),
     ("TOKEN_ENCRYPTION_KEY", "not-a-fernet-key"),
@@ -44,6 +48,7 @@ BAD_VALUES = [
     ("CLOCKIFY_PUBLIC_KEY_PATH", "/no/such/key.pem"),
     ("CLOCKIFY_PUBLIC_KEY_PATH", __file__),
     ("CLOCKIFY_JWKS_URL", "not a url"),
+    ("CLOCKIFY_JWKS_URL", "https://[::1/jwks"),
     ("CLOCKIFY_ALLOWED_API_DOMAINS", "api.clockify.me,bad host/"),
     ("CLOCKIFY_ALLOWED_API_DOMAINS", ","),
     ("RATE_LIMIT_RPS", "fast"),
@@ -74,6 +79,8 @@ BAD_VALUES = [
     ("METRICS_PUBLIC", "maybe"),
     ("WEBHOOK_DEDUPE_WINDOW_SECONDS", "0"),
     ("WEBHOOK_DEDUPE_WINDOW_SECONDS", "an hour"),
+    ("WORKER_MISSING_GRACE_SECONDS", "-1"),
+    ("WORKER_MISSING_GRACE_SECONDS", "2m"),
 ]
 
 # Production refusals: exactly the required variables, with one of them missing or wrong.
@@ -110,6 +117,13 @@ def _assert_one_config_line(stderr: str, variable: str) -> None:
     assert "Traceback" not in stderr
 
 
+def test_the_required_in_production_tuple_is_what_production_refuses_to_start_without():
+    """app.json and .env.example are generated from ``REQUIRED_IN_PRODUCTION``: it must name
+    exactly the variables whose absence production refuses (the cases above prove each)."""
+    assert set(REQUIRED_IN_PRODUCTION) == {name for name, value in PRODUCTION_REFUSALS if value is None}
+    assert set(REQUIRED_IN_PRODUCTION) | {"ADDON_ENV"} == set(PRODUCTION)
+
+
 def test_every_variable_has_a_bad_value_case():
     assert {name for name, _ in BAD_VALUES} == {v.name for v in VARIABLES}
 
@@ -132,7 +146,8 @@ def test_production_messages_say_what_is_wrong(bare_environ):
     expected = {
         ("BASE_URL", "http://addon.example.com"): "BASE_URL must be an https URL in production",
         ("REDIS_URL", None): "REDIS_URL is required in production",
-        ("TOKEN_ENCRYPTION_KEY", None): "TOKEN_ENCRYPTION_KEY is required in production",
+        ("TOKEN_ENCRYPTION_KEY", None): f"TOKEN_ENCRYPTION_KEY is required in production; make one with "
+        f"{FERNET_KEY_COMMAND} and set it once (heroku config:set TOKEN_ENCRYPTION_KEY=...)",
         ("REQUIRE_SIGNATURE_VERIFICATION", "false"): "REQUIRE_SIGNATURE_VERIFICATION cannot be false in production",
     }
     for case, message in expected.items():
@@ -144,6 +159,8 @@ def test_production_messages_say_what_is_wrong(bare_environ):
 @pytest.mark.parametrize("variable, value", [
     ("DATABASE_URL", "postgresql://user:hunter2@db:notaport/addon"),
     ("REDIS_URL", "redis://:hunter2@127.0.0.1:notaport/0"),
+    ("DATABASE_URL", "postgresql://user:hunter2@[::1/addon"),
+    ("REDIS_URL", "redis://:hunter2@[::1:6379/0"),
     ("TOKEN_ENCRYPTION_KEY", "hunter2-is-not-a-fernet-key"),
 ])
 def test_errors_never_echo_secrets(bare_environ, variable, value):

@@ -1,5 +1,6 @@
 """``/ready`` checks the database and Redis: 200 when both answer, 503 naming the part that
-does not. The shared servers are never stopped: the apps here point at closed ports."""
+does not (its worker check and ``jobs`` figures: test_jobs_health.py). The shared servers are
+never stopped: the apps here point at closed ports."""
 
 from __future__ import annotations
 
@@ -16,12 +17,14 @@ DATABASE_DOWN = {
 def _ready(app):
     response = app.test_client().get("/ready")
     body = response.get_json()
-    assert set(body) == {"status", "checks"} and set(body["checks"]) == {"database", "redis"}
+    assert set(body) == {"status", "checks", "jobs"} and set(body["checks"]) == {"database", "redis", "workers"}
     return response.status_code, body
 
 
 def test_ready_when_both_answer(make_app):
-    assert _ready(make_app()) == (200, {"status": "ok", "checks": {"database": "ok", "redis": "ok"}})
+    status, body = _ready(make_app())
+    assert status == 200 and body["status"] == "ok"
+    assert body["checks"] == {"database": "ok", "redis": "ok", "workers": "ok"}
 
 
 def test_redis_down_is_named(make_app):

@@ -14,7 +14,10 @@ def test_health_answers_ok(client):
 def test_ready_checks_database_and_redis(client):
     response = client.get("/ready")
     assert response.status_code == 200
-    assert response.get_json() == {"status": "ok", "checks": {"database": "ok", "redis": "ok"}}
+    body = response.get_json()
+    assert body["status"] == "ok" and body["checks"] == {"database": "ok", "redis": "ok", "workers": "ok"}
+    assert set(body["jobs"]) == {"queues", "oldest_unprocessed_webhook_seconds", "worker_missing_grace_seconds",
+                                 "stalled"}
 
 
 def test_well_formed_request_id_is_echoed(client):

@@ -84,7 +84,8 @@ def test_dedupe_key_subjects():
     other = deliveries.dedupe_key("TIME_ENTRY_UPDATED", other_state, deliveries.parse_body(other_state, decode_json))
     assert other.subject == key.subject and other.digest != key.digest
     anonymous = b'[{"id": "u-1"}]'
-    by_body = deliveries.dedupe_key("USERS_INVITED_TO_WORKSPACE", anonymous, deliveries.parse_body(anonymous, decode_json))
+    by_body = deliveries.dedupe_key("USERS_INVITED_TO_WORKSPACE", anonymous,
+                                    deliveries.parse_body(anonymous, decode_json))
     assert by_body.subject == "body:" + by_body.digest and by_body.windowed
     # A delivery id decides first, whatever the body says.
     assert deliveries.dedupe_key("NEW_TAG", b"{}", deliveries.parse_body(b"{}", decode_json), "d-1") == \

@@ -44,7 +44,7 @@ def server(base_overrides, tmp_path_factory):
             try:
                 if requests.get(f"{url}/health", timeout=1).status_code == 200:
                     break
-            except (requests.ConnectionError, requests.Timeout):  # workers still booting
+            except (requests.ConnectionError, requests.Timeout):  # not listening, or no worker booted yet
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"gunicorn did not start:\n{log.read_text()[-3000:]}")
