@@ -33,6 +33,9 @@ ACCESS_LEVELS = ("ADMINS", "EVERYONE")
 QUEUE_NAMES = ("high", "default", "bootstrap")
 DEFAULT_ALLOWED_API_DOMAINS = "*.clockify.me,clockify.me"
 DEFAULT_FRAME_ANCESTORS = "'self' https://*.clockify.me https://clockify.me"
+LOG_FORMATS = ("text", "json")
+# Development also reaches a fake Clockify on this machine (``make dev``, ``flask clockify fake``).
+DEVELOPMENT_API_HOSTS = ("127.0.0.1", "localhost")
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("WEBHOOK_REQUEST_BACKOFF_CAP", "30", "Longest single backoff wait, seconds."),
     Variable("CLOCKIFY_READ_TIMEOUT", "30", "Seconds to wait for each Clockify answer; a slower one counts as a timeout and is retried."),
     Variable("LOG_LEVEL", "INFO", "`DEBUG`, `INFO`, `WARNING`, `ERROR` or `CRITICAL`."),
+    Variable("LOG_FORMAT", None, "`text` (one plain line per event, on stderr, for a terminal) or `json` (one JSON object per line, on stdout). Default: `text` in development, `json` otherwise."),
     Variable("MANIFEST_SCHEMA_VERSION", "1.3", "Manifest schema version, `1.2` to `1.6`."),
     Variable("MANIFEST_MAX_WEBHOOKS", "20", "Most webhooks the manifest declares; the rest are registered through the API."),
     Variable("WEBHOOK_EVENTS", None, "Comma list of event names, or `all`. Default: every event the schema version allows."),
@@ -110,6 +114,7 @@ class Settings:
     webhook_request_backoff_cap: float
     clockify_read_timeout: float
     log_level: str
+    log_format: str
     manifest_schema_version: str
     manifest_max_webhooks: int
     webhook_events: tuple[str, ...] | str | None
@@ -245,7 +250,7 @@ def load_settings(environ: Mapping[str, str], instance_path: str) -> Settings:
         clockify_public_key=public_key,
         clockify_public_key_path=key_path,
         clockify_jwks_url=jwks_url,
-        allowed_api_domains=_domains(raw),
+        allowed_api_domains=_domains(raw) + (DEVELOPMENT_API_HOSTS if env == "development" else ()),
         rate_limit_rps=_int(raw, "RATE_LIMIT_RPS", 1, 10_000),
         api_call_max_payload_bytes=_int(raw, "API_CALL_MAX_PAYLOAD_BYTES", 1, 1 << 30),
         webhook_max_payload_bytes=_int(raw, "WEBHOOK_MAX_PAYLOAD_BYTES", 1, 1 << 30),
@@ -254,6 +259,7 @@ def load_settings(environ: Mapping[str, str], instance_path: str) -> Settings:
         webhook_request_backoff_cap=_float(raw, "WEBHOOK_REQUEST_BACKOFF_CAP", 0.0, 3600.0),
         clockify_read_timeout=_float(raw, "CLOCKIFY_READ_TIMEOUT", 0.1, 300.0),
         log_level=_choice(raw, "LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"), upper=True),
+        log_format=log_format(raw.get("LOG_FORMAT"), env),
         manifest_schema_version=schema_version,
         manifest_max_webhooks=_int(raw, "MANIFEST_MAX_WEBHOOKS", 0, 100),
         webhook_events=webhook_events,
@@ -267,6 +273,18 @@ def load_settings(environ: Mapping[str, str], instance_path: str) -> Settings:
         webhook_batch_linger_ms=_int(raw, "WEBHOOK_BATCH_LINGER_MS", 0, 10_000),
         instance_path=instance_path,
     )
+
+
+def log_format(value: str | None, env: str) -> str:
+    """``LOG_FORMAT`` validated, or its default for ``env`` (``text`` in development only).
+
+    :raise ConfigError: for anything but ``text`` or ``json``.
+    """
+    if value is None:
+        return "text" if env == "development" else "json"
+    if value.lower() not in LOG_FORMATS:
+        raise ConfigError(f"LOG_FORMAT must be one of {', '.join(LOG_FORMATS)} (got {value!r})")
+    return value.lower()
 
 
 def _value(environ: Mapping[str, str], name: str) -> str | None:
