@@ -97,9 +97,11 @@ class Sandbox:
         user = self.workspace.owner if role == "OWNER" else self.workspace.member
         return self.signer.user_token(self.workspace_id, self.addon_id, user_id=user["id"], role=role)
 
-    def send_sample(self, event: str, timeout: float = 10.0) -> list[int | None]:
-        """Deliver a sample ``event`` through every webhook subscribing to it; the add-on's statuses."""
-        payload = {"id": uuid.uuid4().hex[:24], "workspaceId": self.workspace_id, "name": f"Sample {event}"}
+    def send_sample(self, event: str, payload: dict | None = None, timeout: float = 10.0) -> list[int | None]:
+        """Deliver ``payload`` (default: a small sample) as ``event`` through every webhook
+        subscribing to it; :return: the add-on's statuses (None: not reached)."""
+        if payload is None:
+            payload = {"id": uuid.uuid4().hex[:24], "workspaceId": self.workspace_id, "name": f"Sample {event}"}
         return [future.result(timeout).status for future in self.deliverer.deliver(self.workspace_id, event, payload)]
 
     def runtime_info(self, server_url: str) -> dict:

@@ -53,14 +53,24 @@ def index():
 
 @bp.post("/dev/webhooks/send")
 def send_webhook():
-    """Make the fake Clockify deliver a sample of the form's ``event`` to every webhook that
-    subscribes to it, then go back to the page (303), which shows the add-on's answers."""
+    """Make the fake Clockify deliver ``event`` (a sample, or the JSON body's ``payload``) to every
+    webhook that subscribes to it. A form (the page's buttons) goes back to the page (303), which
+    shows the add-on's answers; JSON (``flask clockify simulate webhook``) gets them as JSON."""
     sandbox = _sandbox()
-    event = (request.form.get("event") or "").strip()
+    body = request.get_json(silent=True) if request.is_json else None
+    fields = body if isinstance(body, dict) else request.form
+    event = fields.get("event")
+    event = event.strip() if isinstance(event, str) else ""
+    payload = fields.get("payload") if isinstance(body, dict) else None
+    if payload is not None and not isinstance(payload, dict):
+        raise ValidationFailed("Invalid payload.", errors=[{"location": "body", "field": "payload",
+                                                           "message": "must be a JSON object"}])
     if event not in sandbox.deliverer.subscribed_events(sandbox.workspace_id):
         raise BadRequest(f"{event or 'The event'} is not subscribed: neither the manifest nor an API "
                          "registration of the add-on asks for it.", code="not_subscribed")
-    statuses = sandbox.send_sample(event)
+    statuses = sandbox.send_sample(event, payload)
+    if isinstance(body, dict):
+        return jsonify(event=event, statuses=statuses)
     query = urlencode({"sent": event, "statuses": ",".join(str(s) for s in statuses)})
     return redirect(f"/?{query}#webhooks", code=303)
 
