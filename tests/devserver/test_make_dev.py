@@ -6,39 +6,18 @@ back as a NEW_PROJECT webhook and been processed, and the index page lists it.""
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 import time
 import uuid
 from html import unescape
 
-import pytest
 import requests
 
-from addon.testkit.processes import ROOT, clean_env, free_port, stop, wait_for_http
+from addon.testkit.processes import ROOT
 from addon.testkit.sandbox import WORKSPACE_ID
 
-START_BUDGET_SECONDS = 60
+START_BUDGET_SECONDS = 60  # the same budget as the make_dev fixture
+
 SANDBOX_COMMAND = "$(PY) -m addon.testkit.sandbox --port $(PORT)"
-
-
-@pytest.fixture
-def sandbox(tmp_path):
-    """(base URL, log path, start time) of a sandbox run from a folder without ``.env``."""
-    port = free_port()
-    log = tmp_path / "sandbox.log"
-    started = time.monotonic()
-    with log.open("w") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "addon.testkit.sandbox", "--port", str(port),
-             "--instance-path", str(tmp_path / "instance")],
-            env=clean_env({"ADDON_ENV": "development"}), cwd=tmp_path, stdout=output, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_http(url + "/health", process, timeout=START_BUDGET_SECONDS)
-        yield url, log, started
-    finally:
-        stop(process)
 
 
 def test_make_dev_runs_the_sandbox_module():
@@ -62,8 +41,8 @@ def _owner_token(page: str) -> str:
     return unescape(link.group(1))
 
 
-def test_bootstrap_then_a_studio_write_comes_back_as_a_processed_webhook(sandbox):
-    url, log, started = sandbox
+def test_bootstrap_then_a_studio_write_comes_back_as_a_processed_webhook(make_dev):
+    url, log, started = make_dev
     deadline = started + START_BUDGET_SECONDS
 
     page = _until(deadline, "bootstrap completed on the index page", lambda: (
