@@ -60,7 +60,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("CLOCKIFY_PUBLIC_KEY", None, "PEM text of the key that signs Clockify tokens (overrides the bundled official key)."),
     Variable("CLOCKIFY_PUBLIC_KEY_PATH", None, "Path to a PEM file of that key."),
     Variable("CLOCKIFY_JWKS_URL", None, "Optional JWKS URL; tokens with a `kid` are then checked against it (Clockify publishes none today)."),
-    Variable("CLOCKIFY_ALLOWED_API_DOMAINS", DEFAULT_ALLOWED_API_DOMAINS, "Comma list of hosts (`*.` wildcards, optional `:port`) that outbound calls may reach."),
+    Variable("CLOCKIFY_ALLOWED_API_DOMAINS", DEFAULT_ALLOWED_API_DOMAINS, "Comma list of hosts (`*.` wildcards, optional `:port`) that outbound calls may reach. In development `127.0.0.1` and `localhost` are allowed too (the fake Clockify of `make dev`)."),
     Variable("RATE_LIMIT_RPS", "50", "Clockify requests per second per workspace, shared by every process."),
     Variable("API_CALL_MAX_PAYLOAD_BYTES", "1048576", "Largest API Studio request body."),
     Variable("WEBHOOK_MAX_PAYLOAD_BYTES", "5242880", "Largest webhook or lifecycle body."),
