@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import requests
 
+from ..clockify.client import reports_base
 from .clockify_calls import DEFAULT_API_URL, ClockifySimulator, HttpTransport, Reply
 from .sandbox import DEFAULT_PORT, read_runtime
 from .signing import Signer, dev_private_key
@@ -32,6 +33,7 @@ class Target:
 
     url: str
     api_url: str
+    reports_url: str
     workspace_id: str
     addon_id: str | None
 
@@ -40,9 +42,12 @@ def target(app, url: str | None = None, api_url: str | None = None, workspace_id
            addon_id: str | None = None) -> Target:
     """Options given win; then the running ``make dev`` server's description; then defaults."""
     running = read_runtime(app.instance_path) or {}
+    api_url = api_url or running.get("api_url") or DEFAULT_API_URL
     return Target(
         url=(url or running.get("url") or f"http://127.0.0.1:{os.environ.get('PORT') or DEFAULT_PORT}").rstrip("/"),
-        api_url=api_url or running.get("api_url") or DEFAULT_API_URL,
+        api_url=api_url,
+        reports_url=running["reports_url"] if api_url == running.get("api_url") and running.get("reports_url")
+        else reports_base(api_url),
         workspace_id=workspace_id or running.get("workspace_id") or DEFAULT_WORKSPACE,
         addon_id=addon_id or (running.get("addon_id") if workspace_id in (None, running.get("workspace_id")) else None))
 
@@ -52,7 +57,7 @@ def dev_simulator(app, where: Target) -> ClockifySimulator:
     makes name ``where.api_url`` as Clockify's."""
     settings = app.config["SETTINGS"]
     signer = Signer(dev_private_key(app.instance_path), settings.addon_key, backend_url=where.api_url,
-                    reports_url=where.api_url.removesuffix("/api") + "/reports")
+                    reports_url=where.reports_url)
     return ClockifySimulator(signer, HttpTransport(where.url), api_url=where.api_url, deterministic=True)
 
 

@@ -106,7 +106,8 @@ class Sandbox:
 
     def runtime_info(self, server_url: str) -> dict:
         """What ``dev-server.json`` records for the CLI."""
-        return {"url": server_url, "api_url": self.fake.api_url, "workspace_id": self.workspace_id,
+        return {"url": server_url, "api_url": self.fake.api_url, "reports_url": self.fake.reports_url,
+                "workspace_id": self.workspace_id,
                 "addon_id": self.addon_id, "pid": os.getpid()}
 
 

@@ -77,8 +77,8 @@ def test_install_and_ui_use_the_sandbox_workspace_and_fake_clockify(cli, sandbox
     printed = urlsplit(result.output.strip())
     assert f"{printed.scheme}://{printed.netloc}" == url
     claims = jwt.decode(parse_qs(printed.query)["auth_token"][0], options={"verify_signature": False})
-    assert (claims["workspaceId"], claims["addonId"], claims["backendUrl"]) == (
-        sandbox.workspace_id, sandbox.addon_id, sandbox.fake.api_url)
+    assert (claims["workspaceId"], claims["addonId"], claims["backendUrl"], claims["reportsUrl"]) == (
+        sandbox.workspace_id, sandbox.addon_id, sandbox.fake.api_url, sandbox.fake.reports_url)
     assert requests.get(result.output.strip(), timeout=5).status_code == 200
 
 
@@ -91,7 +91,7 @@ def test_api_url_names_clockify_in_the_tokens(cli, sandboxed, subcommand):
     if subcommand == "ui":
         query = parse_qs(urlsplit(result.output.strip()).query)
         claims = jwt.decode(query["auth_token"][0], options={"verify_signature": False})
-        assert claims["backendUrl"] == api_url and claims["reportsUrl"] == "http://127.0.0.1:7/reports"
+        assert claims["backendUrl"] == api_url and claims["reportsUrl"] == "http://127.0.0.1:7/report"
     else:
         with _dev_app.app_context():
             assert db.session.execute(db.select(Installation.api_url).where(
