@@ -31,7 +31,7 @@ import time
 import uuid
 from pathlib import Path
 
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 from .clockify_calls import ClockifySimulator, HttpTransport
 from .fake_clockify import FakeClockify
@@ -111,6 +111,14 @@ class Sandbox:
                 "addon_id": self.addon_id, "pid": os.getpid()}
 
 
+class _RequestLog(WSGIRequestHandler):
+    """One short line per request (``POST /webhooks/project 200``), without the query string,
+    which may carry a token (``/ui?auth_token=``)."""
+
+    def log_request(self, code="-", size="-"):
+        log.info("%s %s %s", self.command, self.path.split("?", 1)[0], getattr(code, "value", code))
+
+
 def runtime_file(instance_path: str) -> Path:
     """Where the running sandbox describes itself."""
     return Path(instance_path) / RUNTIME_FILE
@@ -161,7 +169,7 @@ def main(argv: list[str] | None = None) -> None:
     # After the migrations: Alembic's env.py installs its own logging configuration.
     configure_logging(settings.log_level, fmt=settings.log_format)
     sandbox = Sandbox(app, host=args.host, fake_port=args.fake_port).start()
-    server = make_server(args.host, args.port, app, threaded=True)
+    server = make_server(args.host, args.port, app, threaded=True, request_handler=_RequestLog)
     server_url = f"http://{args.host}:{server.server_port}"
     serving = threading.Thread(target=server.serve_forever, name="dev-server", daemon=True)
     serving.start()

@@ -73,4 +73,5 @@ def test_bootstrap_then_a_studio_write_comes_back_as_a_processed_webhook(make_de
     assert time.monotonic() - started < START_BUDGET_SECONDS
     text = log.read_text()
     assert "sandbox ready" in text and "api.clockify.me" not in text
+    assert "POST /webhooks/project 200" in text and "eyJ" not in text  # request lines, never a token
     assert not any(line.lstrip().startswith("{") for line in text.splitlines())  # development logs are text
