@@ -24,6 +24,7 @@ dev: export ADDON_ENV = development
 dev: $(VENV)/.installed
 	@[ -f .env ] || echo "ADDON_ENV=development" > .env
 	@if [ -n "$$REDIS_URL" ]; then \
+		$(VENV)/bin/flask db upgrade || exit 1; \
 		trap 'kill 0' EXIT; $(PY) worker.py & \
 		$(PY) -m addon.testkit.sandbox --port $(PORT); \
 	else \
