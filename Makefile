@@ -1,4 +1,4 @@
-# Local development and tests. `make dev` runs the whole add-on on http://localhost:5000;
+# Local development and tests. `make dev` runs the add-on and a fake Clockify on http://127.0.0.1:5000;
 # `make test` runs the suite against PostgreSQL + Redis, then against SQLite.
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -15,17 +15,20 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
-# Without REDIS_URL the web process runs jobs itself on in-memory Redis (embedded mode);
-# with it, a separate worker process is started beside the web server. ADDON_ENV defaults to
-# production: without a .env, one asking for development is written (so `flask ...` works too).
+# The sandbox (addon/testkit/sandbox.py): the add-on in development mode plus a seeded fake
+# Clockify in one process, the add-on installed into it at start; open http://127.0.0.1:$(PORT)/.
+# Without REDIS_URL jobs run on a thread of that process on in-memory Redis (embedded mode); with
+# it, a separate worker process is started beside it. A first run writes ADDON_ENV into a new .env
+# so that `flask ...` commands agree with the server.
+dev: export ADDON_ENV = development
 dev: $(VENV)/.installed
 	@[ -f .env ] || { echo "ADDON_ENV=development" > .env && echo "wrote .env: ADDON_ENV=development"; }
-	$(VENV)/bin/flask db upgrade
 	@if [ -n "$$REDIS_URL" ]; then \
+		$(VENV)/bin/flask db upgrade || exit 1; \
 		trap 'kill 0' EXIT; $(PY) worker.py & \
-		$(VENV)/bin/flask run --port $(PORT); \
+		$(PY) -m addon.testkit.sandbox --port $(PORT); \
 	else \
-		$(VENV)/bin/flask run --port $(PORT); \
+		$(PY) -m addon.testkit.sandbox --port $(PORT); \
 	fi
 
 test: test-postgres test-sqlite

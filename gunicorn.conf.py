@@ -40,7 +40,7 @@ keepalive = 100
 # shared by every gunicorn of the machine.
 control_socket_disable = True
 
-logconfig_dict = logging_config(_settings.log_level, gunicorn=True)
+logconfig_dict = logging_config(_settings.log_level, gunicorn=True, fmt=_settings.log_format)
 # The path without its query string: the sidebar's query carries the user's token.
 access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms request_id=%({x-request-id}o)s'
 

@@ -22,7 +22,7 @@ import redis
 
 from addon import create_app
 from addon.jobs import preload
-from addon.logs import configure_logging
+from addon.logs import configure_logging, early_log_format
 from addon.queueing import PRIORITY_ORDER, get_queue
 from addon.workers import AppInProcessWorker, AppWorker
 
@@ -32,10 +32,10 @@ REDIS_WAIT_MAX_SECONDS = 10
 
 def main(argv: list[str]) -> None:
     """Run a worker on the queues named in ``argv`` (default ``RQ_QUEUES``) until SIGTERM."""
-    configure_logging()  # JSON from the first line, start-up messages included
+    configure_logging(fmt=early_log_format())  # the chosen format from the first line, start-up messages included
     app = create_app()
     settings = app.config["SETTINGS"]
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, fmt=settings.log_format)
     in_process = "--no-fork" in argv
     names = [a for a in argv if a != "--no-fork"] or list(settings.rq_queues)
     unknown = [n for n in names if n not in PRIORITY_ORDER]

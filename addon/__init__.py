@@ -26,16 +26,17 @@ ROOT = Path(__file__).resolve().parent.parent
 _VARIABLE_NAMES = {v.name for v in VARIABLES}
 
 
-def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
+def create_app(overrides: Mapping[str, Any] | None = None, instance_path: str | None = None) -> Flask:
     """Build the Flask app.
 
     :param overrides: values that win over the environment and ``.env``. Keys named like
         environment variables (``DATABASE_URL``...) are validated with them (a None value unsets
         the variable); other keys go to ``app.config``.
+    :param instance_path: the instance folder (default: ``instance/`` beside the package).
     :raise SystemExit: with one ``configuration error: ...`` line per bad variable.
     """
     overrides = dict(overrides or {})
-    app = Flask(__name__, instance_relative_config=True,
+    app = Flask(__name__, instance_relative_config=True, instance_path=instance_path,
                 static_folder=str(ROOT / "static"), template_folder=str(ROOT / "templates"))
 
     environ = read_environ({k: v for k, v in overrides.items() if k in _VARIABLE_NAMES})

@@ -30,6 +30,8 @@ ACCESS_LEVELS = ("ADMINS", "EVERYONE")
 QUEUE_NAMES = ("high", "default", "bootstrap")
 DEFAULT_ALLOWED_API_DOMAINS = "*.clockify.me,clockify.me"
 DEFAULT_FRAME_ANCESTORS = "'self' https://*.clockify.me https://clockify.me"
+# Development also reaches a fake Clockify on this machine (``make dev``, ``flask clockify fake``).
+DEVELOPMENT_API_HOSTS = ("127.0.0.1", "localhost")
 FERNET_KEY_COMMAND = 'python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
 
 
@@ -63,7 +65,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("CLOCKIFY_PUBLIC_KEY", None, "PEM text of the key that signs Clockify tokens (overrides the bundled official key).", P.public_key_pem),
     Variable("CLOCKIFY_PUBLIC_KEY_PATH", None, "Path to a PEM file of that key.", P.public_key_file),
     Variable("CLOCKIFY_JWKS_URL", None, "Optional JWKS URL; tokens with a `kid` are then checked against it (Clockify publishes none today).", P.url),
-    Variable("CLOCKIFY_ALLOWED_API_DOMAINS", DEFAULT_ALLOWED_API_DOMAINS, "Comma list of hosts (`*.` wildcards, optional `:port`) that outbound calls may reach.", P.domains, attr="allowed_api_domains"),
+    Variable("CLOCKIFY_ALLOWED_API_DOMAINS", DEFAULT_ALLOWED_API_DOMAINS, "Comma list of hosts (`*.` wildcards, optional `:port`) that outbound calls may reach. In development `127.0.0.1` and `localhost` are allowed too (the fake Clockify of `make dev`).", P.domains, attr="allowed_api_domains"),
     Variable("RATE_LIMIT_RPS", "50", "Clockify requests per second per workspace, shared by every process.", P.whole(1, 10_000)),
     Variable("API_CALL_MAX_PAYLOAD_BYTES", "1048576", "Largest API Studio request body.", P.whole(1, 1 << 30)),
     Variable("WEBHOOK_MAX_PAYLOAD_BYTES", "5242880", "Largest webhook or lifecycle body.", P.whole(1, 1 << 30)),
@@ -72,6 +74,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("WEBHOOK_REQUEST_BACKOFF_CAP", "30", "Longest single backoff wait, seconds.", P.number(0.0, 3600.0)),
     Variable("CLOCKIFY_READ_TIMEOUT", "30", "Seconds to wait for each Clockify answer; a slower one counts as a timeout and is retried.", P.number(0.1, 300.0)),
     Variable("LOG_LEVEL", "INFO", "`DEBUG`, `INFO`, `WARNING`, `ERROR` or `CRITICAL`.", P.choice("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL", upper=True)),
+    Variable("LOG_FORMAT", None, "`text` (one plain line per event, on stderr, for a terminal) or `json` (one JSON object per line, on stdout). Default: `text` in development, `json` otherwise.", P.log_format),
     Variable("MANIFEST_SCHEMA_VERSION", "1.3", "Manifest schema version, `1.2` to `1.6`.", P.choice(*SCHEMA_VERSIONS)),
     Variable("MANIFEST_MAX_WEBHOOKS", "20", "Most webhooks the manifest declares; the rest are registered through the API.", P.whole(0, 100)),
     Variable("WEBHOOK_EVENTS", None, "Comma list of event names, or `all`. Default: every event the schema version allows.", P.webhook_events),
@@ -182,6 +185,9 @@ def _cross_checks(values: dict[str, Any], instance_path: str) -> list[str]:
                             "and set it once (heroku config:set TOKEN_ENCRYPTION_KEY=...)")
         if values["require_signature_verification"] is False:
             problems.append("REQUIRE_SIGNATURE_VERIFICATION cannot be false in production")
+    values["log_format"] = log_format(values["log_format"], values["env"])
+    if values["env"] == "development":
+        values["allowed_api_domains"] = tuple(values["allowed_api_domains"]) + DEVELOPMENT_API_HOSTS
     if values["database_url"] is None:
         values["database_url"] = f"sqlite:///{os.path.join(instance_path, 'addon.db')}"
     if values["token_encryption_key"] is None and values["env"] in ("development", "test"):
@@ -198,3 +204,11 @@ def _cross_checks(values: dict[str, Any], instance_path: str) -> list[str]:
                             f"{unknown[0] if unknown else '(empty)'!r}")
         values["addon_scopes"] = chosen
     return problems
+
+
+def log_format(value: str | None, env: str) -> str:
+    """``LOG_FORMAT`` validated, or its default for ``env`` (``text`` in development only).
+
+    :raise ConfigError: for anything but ``text`` or ``json``.
+    """
+    return P.log_format("LOG_FORMAT", value) or ("text" if env == "development" else "json")

@@ -54,6 +54,15 @@ def choice(*choices: str, upper: bool = False) -> Parser:
     return parse
 
 
+def log_format(name: str, value: str | None) -> str | None:
+    """``text`` or ``json``, lower-cased (None when unset: the environment decides)."""
+    if value is None:
+        return None
+    if value.lower() not in ("text", "json"):
+        raise ConfigError(f"{name} must be one of text, json (got {value!r})")
+    return value.lower()
+
+
 def flag(name: str, value: str | None) -> bool:
     """``true``/``false`` (also 1/0, yes/no, on/off)."""
     lowered = (value or "").lower()

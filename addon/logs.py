@@ -1,4 +1,7 @@
-"""JSON logging on stdout, with request/workspace ids on every line and tokens redacted.
+"""Logging with request/workspace ids on every line and tokens redacted: JSON on stdout for
+machines (``LOG_FORMAT=json``, the default outside development), or one plain line per event on
+stderr for a person at a terminal (``LOG_FORMAT=text``, the default in development; stderr keeps a
+command's stdout for its own output, e.g. ``flask clockify simulate ui``).
 
 Entry points (``wsgi.py``, ``worker.py``, the CLI) call ``configure_logging``; importing the
 package configures nothing.
@@ -97,18 +100,69 @@ class RedactingFilter(logging.Filter):
 
 
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+# Colour codes some libraries put in messages (werkzeug's request lines): never inside a log line.
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_CONTEXT = ("request_id", "workspace_id")
 
 
-def configure_logging(level: str = "INFO", stream=None) -> None:
-    """Send JSON lines to ``stream`` (stdout by default) at ``level``, replacing other handlers."""
-    logging.config.dictConfig(logging_config(level, stream))
+class PlainJsonFormatter(JsonFormatter):
+    """The JSON formatter, with terminal colour codes removed from the message."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        record.msg = _ANSI.sub("", str(record.msg))
+        return super().format(record)
 
 
-def logging_config(level: str = "INFO", stream=None, gunicorn: bool = False) -> dict:
+class TextFormatter(logging.Formatter):
+    """``12:00:01 WARNING addon.auth: message  request_id=... workspace_id=... key=value``: one
+    line per event (a traceback follows on its own indented lines), no colour codes."""
+
+    def __init__(self):
+        super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s", datefmt="%H:%M:%S")
+
+    def format(self, record: logging.LogRecord) -> str:
+        record.msg = _ANSI.sub("", str(record.msg)).replace("\n", " ")
+        line = super().formatMessage(_with_message(record, self))
+        extras = [f"{k}={getattr(record, k)}" for k in _CONTEXT if getattr(record, k, None)]
+        extras += [f"{k}={v}" for k, v in record.__dict__.items()
+                   if k not in _STANDARD and k not in _CONTEXT and not k.startswith("_") and v is not None]
+        if extras:
+            line += "  " + " ".join(extras)
+        if record.exc_text:
+            line += "\n" + "\n".join("    " + part for part in record.exc_text.splitlines())
+        return line
+
+
+def _with_message(record: logging.LogRecord, formatter: logging.Formatter) -> logging.LogRecord:
+    record.message = record.getMessage()
+    record.asctime = formatter.formatTime(record, formatter.datefmt)
+    return record
+
+
+def early_log_format(environ=None) -> str:
+    """The format to log in before the settings are validated (start-up messages): ``LOG_FORMAT``
+    if valid, else the default of ``ADDON_ENV``."""
+    from .config import read_environ
+
+    environ = read_environ() if environ is None else environ
+    value = (environ.get("LOG_FORMAT") or "").strip().lower()
+    if value in ("text", "json"):
+        return value
+    return "text" if (environ.get("ADDON_ENV") or "").strip() == "development" else "json"
+
+
+def configure_logging(level: str = "INFO", stream=None, fmt: str = "json") -> None:
+    """Send log lines in format ``fmt`` (``json`` on stdout, ``text`` on stderr, unless ``stream``
+    is given) at ``level``, replacing other handlers."""
+    logging.config.dictConfig(logging_config(level, stream, fmt=fmt))
+
+
+def logging_config(level: str = "INFO", stream=None, gunicorn: bool = False, fmt: str = "json") -> dict:
     """The ``dictConfig`` of ``configure_logging``.
 
-    :param gunicorn: also route gunicorn's error and access loggers to the JSON handler
+    :param gunicorn: also route gunicorn's error and access loggers to the handler
         (``gunicorn.conf.py`` hands this to gunicorn as ``logconfig_dict``).
+    :param fmt: ``json`` or ``text`` (see the module docstring).
     """
     loggers = {name: {"level": "INFO", "handlers": [], "propagate": True}
                for name in ("gunicorn.error", "gunicorn.access")} if gunicorn else {}
@@ -117,15 +171,15 @@ def logging_config(level: str = "INFO", stream=None, gunicorn: bool = False) -> 
         "disable_existing_loggers": False,
         "filters": {"context": {"()": ContextFilter}, "redact": {"()": RedactingFilter}},
         "formatters": {"json": {
-            "()": JsonFormatter,
+            "()": PlainJsonFormatter,
             "fmt": "{asctime}{levelname}{name}{message}",
             "style": "{",
             "rename_fields": {"levelname": "level", "asctime": "time"},
-        }},
+        }, "text": {"()": TextFormatter}},
         "handlers": {"stdout": {
             "class": "logging.StreamHandler",
-            "stream": stream or sys.stdout,
-            "formatter": "json",
+            "stream": stream or (sys.stderr if fmt == "text" else sys.stdout),
+            "formatter": "text" if fmt == "text" else "json",
             "filters": ["context", "redact"],
         }},
         "root": {"level": level, "handlers": ["stdout"]},

@@ -6,7 +6,7 @@ Rows are read column by column so encrypted tokens are not even decrypted.
 from __future__ import annotations
 
 from ..extensions import db
-from ..models import Installation, InstallationWebhook
+from ..models import Installation, InstallationWebhook, WebhookEvent
 from .events import Page
 
 INSTALLATION_COLUMNS = (
@@ -46,3 +46,10 @@ def page_installations(workspace_id: str | None = None, status: str | None = Non
     for row in rows:
         row["webhooks"] = hooks[row["workspace_id"]]
     return Page(rows, page_number, per_page, total)
+
+
+def event_counts_by_status() -> dict[str, int]:
+    """How many stored webhook events are in each status, every workspace together."""
+    return dict(db.session.execute(
+        db.select(WebhookEvent.status, db.func.count()).group_by(WebhookEvent.status).order_by(WebhookEvent.status)
+    ).tuples().all())

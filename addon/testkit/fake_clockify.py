@@ -11,6 +11,10 @@ add latency, and read a log of every request::
         ...
         fake.max_requests_per_window(1.0, workspace_id="ws1")
 
+With ``stateful=True`` (the development sandbox) writes change the seeded entities (see
+``fake_entities``) and each change is passed to the callbacks given to ``on_write``, which is how
+the sandbox delivers Clockify's webhooks.
+
 Listings paginate with ``page`` and ``page-size`` (or ``pageSize``) and answer a
 ``Last-Page: true|false`` header (``fake.last_page_header = False`` omits it). Webhooks can be
 created, listed and deleted. Any other operation of the spec answers its success status with an
@@ -37,6 +41,7 @@ import jwt
 
 from ..clockify import openapi_spec
 from ..clockify.openapi_catalog import get_catalog
+from . import fake_entities
 
 API_PREFIX = "/api"
 REPORTS_PREFIX = "/reports"
@@ -115,8 +120,11 @@ class _Rule:
 class FakeClockify:
     """The fake server. ``start()``/``stop()`` or use it as a context manager."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, latency: float = 0.0, signer=None):
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, latency: float = 0.0, signer=None,
+                 stateful: bool = False):
         self.host, self.port = host, port
+        self.stateful = stateful
+        self._write_listeners: list = []
         self.latency = latency
         self.last_page_header = True
         self.rate_limit: int | None = None
@@ -196,6 +204,17 @@ class FakeClockify:
         with self._lock:
             return [dict(w) for w in self._webhooks[workspace_id].values()]
 
+    def on_write(self, callback) -> None:
+        """Call ``callback(workspace_id, change)`` after each entity write (``stateful`` only),
+        on the request's thread, once the answer is decided."""
+        self._write_listeners.append(callback)
+
+    def entities(self, workspace_id: str, collection: str) -> list[dict] | dict | None:
+        """What the fake serves at ``collection`` of ``workspace_id`` now (a copy)."""
+        with self._lock:
+            seeded = self._data.get(workspace_id, {}).get(collection.strip("/"))
+            return json.loads(json.dumps(seeded)) if seeded is not None else None
+
     def revoke_token(self, token: str) -> None:
         """Answer 401 to every later request made with ``token`` (an uninstalled add-on)."""
         with self._lock:
@@ -273,15 +292,32 @@ class FakeClockify:
         webhook_answer = self._webhook_answer(method, workspace_id, rest, body, headers)
         if webhook_answer is not None:
             return webhook_answer
+        if self.stateful:
+            written = self._write(method, workspace_id, api_path, rest, body)
+            if written is not None:
+                return written
         if method == "GET":
             with self._lock:
                 seeded = self._data.get(workspace_id, {}).get(rest)
+                if seeded is None and self.stateful:
+                    seeded = fake_entities.find(self._data.get(workspace_id, {}), rest)
             if seeded is not None:
                 return self._listing(api_path, rest, seeded, query)
             shape = _response_shape(api_path)
             if shape is not None and shape[0] != "object":
                 return self._listing(api_path, rest, [], query)
         return self._echo(method, api_path, query, body)
+
+    def _write(self, method, workspace_id, api_path, rest, body) -> tuple[int, dict, Any] | None:
+        with self._lock:
+            change = fake_entities.apply(self._data[workspace_id], workspace_id, method, rest, body)
+        if change is None:
+            return None
+        for listener in list(self._write_listeners):
+            listener(workspace_id, change)
+        found = _spec_operation(method, api_path)
+        status = openapi_spec.success_response(openapi_spec.load(), found[1])[0] if found else 200
+        return status, {}, change.entity
 
     def _listing(self, api_path: str, rest: str, seeded: list | dict, query) -> tuple[int, dict, Any]:
         if isinstance(seeded, dict):

@@ -4,7 +4,7 @@ from ``addon.clockify``, ``addon.store`` and ``addon.jobs``, and return JSON."""
 
 def register_blueprints(app) -> None:
     """Register every blueprint of the add-on on ``app``."""
-    from . import bootstrap, health, lifecycle, manifest, openapi_document, operator, studio, webhooks
+    from . import bootstrap, dev_index, health, lifecycle, manifest, openapi_document, operator, studio, webhooks
 
     app.register_blueprint(health.bp)
     app.register_blueprint(manifest.bp)
@@ -15,3 +15,4 @@ def register_blueprints(app) -> None:
     app.register_blueprint(studio.bp)
     if app.config["SETTINGS"].env == "development":
         app.register_blueprint(operator.bp)
+        app.register_blueprint(dev_index.bp)
