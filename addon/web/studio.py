@@ -13,10 +13,10 @@ from flask import Blueprint, current_app, g, jsonify, make_response, render_temp
 
 from .. import auth
 from ..clockify.openapi_catalog import get_catalog
-from ..errors import AddonError, NotFound, ValidationFailed
+from ..errors import AddonError, NotFound
 from ..models import isoformat_utc
 from ..store import workspace_data
-from . import studio_calls
+from . import studio_args, studio_calls
 
 bp = Blueprint("studio", __name__)
 CATALOG_MAX_AGE = 300
@@ -89,8 +89,8 @@ def api_call():
 def cached_workspace_data():
     """Counts of the cached entities per source and, with ``source``, one page of them."""
     source = request.args.get("source") or None
-    page_number = _positive_int("page", 1, 1_000_000)
-    page_size = _positive_int("pageSize", 50, MAX_PAGE_SIZE)
+    page_number = studio_args.positive_int("page", 1, 1_000_000)
+    page_size = studio_args.positive_int("pageSize", 50, MAX_PAGE_SIZE)
     workspace_id = g.claims.workspace_id
     counts = workspace_data.counts(workspace_id)
     items = []
@@ -151,20 +151,6 @@ def _page_response(html: str, status: int):
     # carries the user token: never cache the page.
     response.headers["Cache-Control"] = "no-store"
     return response
-
-
-def _positive_int(name: str, default: int, maximum: int) -> int:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if not 1 <= value <= maximum:
-        raise ValidationFailed("The query is invalid.", errors=[
-            {"location": "query", "field": name, "message": f"Must be a whole number from 1 to {maximum}."}])
-    return value
 
 
 def _entity_name(data) -> str | None:

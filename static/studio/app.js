@@ -2,6 +2,7 @@
 
 import { clear, el, replace, show } from "./dom.js";
 import { OperationForm } from "./form.js";
+import { HistoryTab } from "./history.js";
 import { Session } from "./session.js";
 
 const LARGE_BODY_CHARS = 20000;
@@ -53,26 +54,39 @@ function renderSessionLine() {
 }
 
 // ---------------------------------------------------------------- tabs
+const tabShown = {
+  "tab-history": () => historyTab.show(),
+  "tab-data": () => loadDataPanel(),
+};
+
+function visibleTabs() {
+  return [...document.querySelectorAll('[role="tab"]')].filter((tab) => !tab.hidden);
+}
+
+function selectTab(tab) {
+  for (const t of document.querySelectorAll('[role="tab"]')) {
+    const selected = t === tab;
+    t.setAttribute("aria-selected", String(selected));
+    t.tabIndex = selected ? 0 : -1;
+    show($(t.getAttribute("aria-controls")), selected);
+  }
+  if (tabShown[tab.id]) tabShown[tab.id]();
+}
+
 function setupTabs() {
-  const tabs = [$("tab-operations"), $("tab-data")];
-  const select = (tab) => {
-    for (const t of tabs) {
-      const selected = t === tab;
-      t.setAttribute("aria-selected", String(selected));
-      t.tabIndex = selected ? 0 : -1;
-      show($(t.getAttribute("aria-controls")), selected);
-    }
-    if (tab.id === "tab-data") loadDataPanel();
-  };
-  tabs.forEach((tab, index) => {
-    tab.addEventListener("click", () => select(tab));
+  for (const tab of document.querySelectorAll('[role="tab"]')) {
+    tab.addEventListener("click", () => selectTab(tab));
     tab.addEventListener("keydown", (event) => {
-      if (event.key !== "ArrowRight" && event.key !== "ArrowLeft") return;
-      const next = tabs[(index + (event.key === "ArrowRight" ? 1 : tabs.length - 1)) % tabs.length];
+      const tabs = visibleTabs();
+      const index = tabs.indexOf(tab);
+      const targets = { ArrowRight: index + 1, ArrowLeft: index - 1 + tabs.length, Home: 0, End: tabs.length - 1 };
+      if (!(event.key in targets)) return;
+      event.preventDefault();
+      const next = tabs[targets[event.key] % tabs.length];
       next.focus();
-      select(next);
+      selectTab(next);
     });
-  });
+  }
 }
 
 // ---------------------------------------------------------------- operation list
@@ -121,7 +135,7 @@ function operationButton(op) {
 }
 
 // ---------------------------------------------------------------- one operation
-async function openOperation(operationId) {
+async function openOperation(operationId, request) {
   const result = await call("GET", `/ui/api-explorer/endpoints/${encodeURIComponent(operationId)}`);
   if (!result.ok) {
     banner(`Could not open ${operationId}: ${(result.data && result.data.message) || result.status}`, true);
@@ -150,12 +164,44 @@ async function openOperation(operationId) {
   state.form = new OperationForm($("form-fields"), op, { workspaceId: bootstrap.workspaceId });
   show($("form-errors"), false);
   $("use-raw").checked = false;
+  if (request) state.form.load(request);
   $("raw-editor").value = JSON.stringify(state.form.read(), null, 2);
+  if (request && canonical(state.form.read()) !== canonical(sendable(request))) {
+    // The form cannot hold the call exactly (a value outside the schema): send the JSON as it was.
+    $("raw-editor").value = JSON.stringify(sendable(request), null, 2);
+    $("use-raw").checked = true;
+    $("raw-json").open = true;
+  }
   show($("raw-error"), false);
   show($("installation-token-row"), !!bootstrap.installationTokenAllowed);
   $("use-installation-token").checked = false;
   $("execute").textContent = op.write ? `Execute ${op.method}…` : "Execute";
   $("op-title").focus();
+}
+
+/** A stored request as the page sends it: {pathParams, query, body?}. */
+function sendable(request) {
+  const out = { pathParams: request.pathParams || {}, query: request.query || {} };
+  if (request.body !== undefined) out.body = request.body;
+  return out;
+}
+
+/** JSON with object keys sorted, to compare two requests. */
+function canonical(value) {
+  return JSON.stringify(value, (key, v) => (v && typeof v === "object" && !Array.isArray(v)
+    ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, v[k]])) : v));
+}
+
+/** Open a call from the History tab in the Operations tab, its form filled as it was sent. */
+async function openFromHistory(item, runAgain) {
+  selectTab($("tab-operations"));
+  await openOperation(item.operationId, item.request || {});
+  const text = JSON.stringify(item.request || {});
+  if (text.includes("[REDACTED]") || text.includes("_omitted_bytes")) {
+    formErrors("Some values of this call were redacted or too large to keep: fill them in before sending.");
+    return;
+  }
+  if (runAgain) execute(false);
 }
 
 function backToList() {
@@ -412,6 +458,13 @@ async function loadItems(source, page) {
 }
 
 // ---------------------------------------------------------------- wiring
+const historyTab = new HistoryTab({
+  call,
+  isAdmin: ["OWNER", "ADMIN"].includes(String(bootstrap.role || "").toUpperCase()),
+  onOpen: (item) => openFromHistory(item, false),
+  onRunAgain: (item) => openFromHistory(item, true),
+});
+
 function wire() {
   setupTabs();
   $("search").addEventListener("input", (event) => state.catalog && renderList(event.target.value));

@@ -3,67 +3,15 @@ served over HTTP (werkzeug in a thread) and the fake Clockify."""
 
 from __future__ import annotations
 
-import threading
-import time
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import WSGIRequestHandler, make_server
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
 OUTPUT = ROOT / "test-output"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 WORKSPACE, ADDON_ID = "ws-studio-1", "addon-studio-1"
-
-
-class _QuietHandler(WSGIRequestHandler):
-    """No access log: the page URL carries a token."""
-
-    def log_request(self, *args, **kwargs):
-        pass
-
-
-@pytest.fixture(scope="module")
-def live_server(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 360, "height": 900})
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.set_default_timeout(10_000)
-    yield page
-    context.close()
-    assert errors == [], f"JavaScript errors on the page: {errors}"
-
-
-@pytest.fixture
-def fake_token(signer, installation, fake_clockify):
-    """A user token whose backendUrl/reportsUrl point at the fake Clockify."""
-    return signer.make_token(workspaceId=WORKSPACE, addonId=ADDON_ID, user="user-1", workspaceRole="OWNER",
-                             theme="DEFAULT", language="EN", backendUrl=fake_clockify.api_url,
-                             reportsUrl=fake_clockify.reports_url, exp=int(time.time()) + 1800)
 
 
 def open_studio(page, live_server, token):
