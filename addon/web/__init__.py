@@ -4,7 +4,18 @@ from ``addon.clockify``, ``addon.store`` and ``addon.jobs``, and return JSON."""
 
 def register_blueprints(app) -> None:
     """Register every blueprint of the add-on on ``app``."""
-    from . import bootstrap, health, lifecycle, manifest, openapi_document, operator, studio, studio_history, webhooks
+    from . import (
+        bootstrap,
+        health,
+        lifecycle,
+        manifest,
+        openapi_document,
+        operator,
+        studio,
+        studio_events,
+        studio_history,
+        webhooks,
+    )
 
     app.register_blueprint(health.bp)
     app.register_blueprint(manifest.bp)
@@ -14,5 +25,6 @@ def register_blueprints(app) -> None:
     app.register_blueprint(bootstrap.bp)
     app.register_blueprint(studio.bp)
     app.register_blueprint(studio_history.bp)
+    app.register_blueprint(studio_events.bp)
     if app.config["SETTINGS"].env == "development":
         app.register_blueprint(operator.bp)

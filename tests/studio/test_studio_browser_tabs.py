@@ -69,7 +69,7 @@ def test_history_lists_open_and_run_again(sized_page, live_server, client, studi
     assert fake_clockify.requests() == []
 
     page.click("#tab-history")
-    page.locator(".history-item").first.get_by_role("button", name="Run again").click()
+    page.get_by_role("button", name="Run getProjects again").click()
     page.wait_for_selector("#response:not([hidden])")
     [sent] = fake_clockify.requests()
     assert sent.query == {"name": ["Apollo"], "page": ["2"]}
