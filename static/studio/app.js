@@ -2,10 +2,11 @@
 
 import { clear, el, replace, show } from "./dom.js";
 import { OperationForm } from "./form.js";
+import { EventsTab } from "./events.js";
 import { HistoryTab } from "./history.js";
+import { jsonViewer } from "./viewer.js";
 import { Session } from "./session.js";
 
-const LARGE_BODY_CHARS = 20000;
 const $ = (id) => document.getElementById(id);
 
 const root = $("app");
@@ -56,6 +57,7 @@ function renderSessionLine() {
 // ---------------------------------------------------------------- tabs
 const tabShown = {
   "tab-history": () => historyTab.show(),
+  "tab-events": () => eventsTab.show(),
   "tab-data": () => loadDataPanel(),
 };
 
@@ -311,17 +313,9 @@ function renderResponse(data) {
   $("resp-url").textContent = `${data.request.method} ${data.request.url}`;
   const headers = clear($("resp-headers"));
   for (const [name, value] of Object.entries(data.headers || {})) headers.append(el("dt", {}, name), el("dd", {}, value));
-  const text = typeof data.body === "string" ? data.body : JSON.stringify(data.body, null, 2);
   const box = clear($("resp-body-box"));
   if (data.truncated) box.append(el("p", { className: "muted" }, "The body was too large and has been cut."));
-  if ((text || "").length > LARGE_BODY_CHARS) {
-    const pre = el("pre", { className: "body", tabindex: "0" });
-    const details = el("details", {}, el("summary", {}, `Body (${Math.round(text.length / 1024)} KB): show`), pre);
-    details.addEventListener("toggle", () => { if (details.open && !pre.textContent) pre.textContent = text; });
-    box.append(details);
-  } else {
-    box.append(el("pre", { className: "body", tabindex: "0", "aria-label": "Response body" }, text === undefined ? "" : text));
-  }
+  box.append(jsonViewer(data.body, state.operation ? state.operation.operationId : "response"));
   $("response").scrollIntoView({ block: "nearest" });
 }
 
@@ -458,9 +452,11 @@ async function loadItems(source, page) {
 }
 
 // ---------------------------------------------------------------- wiring
+const isAdmin = ["OWNER", "ADMIN"].includes(String(bootstrap.role || "").toUpperCase());
+const eventsTab = new EventsTab({ call, renderPayload: (payload, name) => jsonViewer(payload, name) });
 const historyTab = new HistoryTab({
   call,
-  isAdmin: ["OWNER", "ADMIN"].includes(String(bootstrap.role || "").toUpperCase()),
+  isAdmin,
   onOpen: (item) => openFromHistory(item, false),
   onRunAgain: (item) => openFromHistory(item, true),
 });
@@ -480,7 +476,8 @@ function wire() {
   $("copy-curl").addEventListener("click", copyCurl);
   $("bootstrap-refresh").addEventListener("click", () => loadDataPanel(true));
   $("bootstrap-start").addEventListener("click", startBootstrap);
-  show($("bootstrap-start"), ["OWNER", "ADMIN"].includes(String(bootstrap.role || "").toUpperCase()));
+  show($("bootstrap-start"), isAdmin);
+  show($("tab-events"), isAdmin);
   document.addEventListener("keydown", (event) => {
     if (event.key === "Escape" && !$("confirm-panel").hidden) { show($("confirm-panel"), false); $("execute").focus(); }
   });
