@@ -149,7 +149,7 @@ async function openOperation(operationId, request) {
   show($("operation-view"), true);
   show($("response"), false);
   show($("confirm-panel"), false);
-  show($("curl-text"), false);
+  show($("code-text"), false);
   $("copy-status").textContent = "";
   $("op-title").textContent = op.summary || op.operationId;
   const method = $("op-method");
@@ -319,46 +319,35 @@ function renderResponse(data) {
   $("response").scrollIntoView({ block: "nearest" });
 }
 
-// ---------------------------------------------------------------- curl
-function curlCommand() {
+// ---------------------------------------------------------------- copy as code
+const LANGUAGE_NAMES = { curl: "curl command", python: "Python script", javascript: "JavaScript" };
+
+/** Ask the server for the code of the current call (it checks the call as Execute would). */
+async function copyCode() {
   const op = state.operation;
   const request = currentRequest();
-  if (!request) return null;
-  const base = (op.host === "reports" ? bootstrap.reportsUrl : bootstrap.backendUrl) || "";
-  let path = op.path;
-  for (const [name, value] of Object.entries(request.pathParams || {})) {
-    path = path.replace(`{${name}}`, encodeURIComponent(String(value)));
+  if (!request) return;
+  const language = $("copy-language").value;
+  const payload = { operationId: op.operationId, pathParams: request.pathParams, query: request.query };
+  if (request.body !== undefined) payload.body = request.body;
+  const result = await call("POST", "/ui/api-explorer/snippets", payload);
+  if (!result.ok) {
+    handleResult(result, op);
+    return;
   }
-  const search = new URLSearchParams();
-  for (const [name, value] of Object.entries(request.query || {})) {
-    for (const item of Array.isArray(value) ? value : [value]) search.append(name, String(item));
-  }
-  const url = `${base.replace(/\/$/, "")}${path}${search.toString() ? `?${search}` : ""}`;
-  const parts = [`curl -X ${op.method} ${quote(url)}`, `-H ${quote("X-Addon-Token: <your-addon-token>")}`];
-  if (request.body !== undefined) {
-    parts.push(`-H ${quote("Content-Type: application/json")}`, `--data-raw ${quote(JSON.stringify(request.body))}`);
-  }
-  return parts.join(" \\\n  ");
-}
-
-function quote(text) {
-  return `'${String(text).replace(/'/g, "'\\''")}'`;
-}
-
-async function copyCurl() {
-  const command = curlCommand();
-  if (!command) return;
-  const area = $("curl-text");
-  area.value = command;
+  const code = result.data[language];
+  const area = $("code-text");
+  area.value = code;
+  $("code-label").textContent = LANGUAGE_NAMES[language];
+  show(area, true);
+  const note = "Replace <your API key> with your Clockify API key (Profile settings → API).";
   try {
-    await navigator.clipboard.writeText(command);
-    $("copy-status").textContent = "curl command copied (the token is masked).";
-    show(area, true);
+    await navigator.clipboard.writeText(code);
+    $("copy-status").textContent = `${LANGUAGE_NAMES[language]} copied. ${note}`;
   } catch (error) {
-    show(area, true);
     area.focus();
     area.select();
-    $("copy-status").textContent = "Copy the selected command with Ctrl+C (the token is masked).";
+    $("copy-status").textContent = `Copy the selected ${LANGUAGE_NAMES[language]} with Ctrl+C. ${note}`;
   }
 }
 
@@ -473,7 +462,7 @@ function wire() {
     $("raw-editor").value = JSON.stringify(state.form.read(), null, 2);
   });
   $("raw-from-form").addEventListener("click", () => { $("raw-editor").value = JSON.stringify(state.form.read(), null, 2); });
-  $("copy-curl").addEventListener("click", copyCurl);
+  $("copy-code").addEventListener("click", copyCode);
   $("bootstrap-refresh").addEventListener("click", () => loadDataPanel(true));
   $("bootstrap-start").addEventListener("click", startBootstrap);
   show($("bootstrap-start"), isAdmin);

@@ -188,16 +188,23 @@ def test_raw_json_overrides_the_form(page, live_server, fake_token, fake_clockif
     assert fake_clockify.requests()[0].query == {"name": ["Gemini"], "page": ["2"]}
 
 
-def test_copy_as_curl_masks_the_token(page, live_server, fake_token, fake_clockify):
+@pytest.mark.parametrize(("language", "start"), [
+    ("curl", "curl -X GET '{url}/v1/workspaces/{ws}/projects?name=O%27Neil"),
+    ("python", "import requests"),
+    ("javascript", 'const response = await fetch("{url}/v1/workspaces/{ws}/projects?name=O%27Neil'),
+])
+def test_copy_as_code_uses_an_api_key_placeholder(page, live_server, fake_token, fake_clockify, language, start):
     open_studio(page, live_server, fake_token)
     open_operation(page, "get all projects", "getProjects")
     show_optional(page)
     page.fill("[data-key='query:name']", "O'Neil")
-    page.click("#copy-curl")
-    page.wait_for_selector("#curl-text:not([hidden])")
-    command = page.input_value("#curl-text")
-    assert command.startswith(f"curl -X GET '{fake_clockify.api_url}/v1/workspaces/{WORKSPACE}/projects?name=O")
-    assert "X-Addon-Token: <your-addon-token>" in command and fake_token not in command
+    page.select_option("#copy-language", language)
+    page.click("#copy-code")
+    page.wait_for_selector("#code-text:not([hidden])")
+    code = page.input_value("#code-text")
+    assert code.startswith(start.format(url=fake_clockify.api_url, ws=WORKSPACE))
+    assert "<your API key>" in code and fake_token not in code
+    assert fake_clockify.requests() == []
 
 
 def test_workspace_data_panel(app, page, live_server, fake_token):
