@@ -72,6 +72,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("ADDON_SCOPES", None, "Comma list of scopes to request. Default: all 30."),
     Variable("STUDIO_ACCESS_LEVEL", "ADMINS", "Who sees the sidebar: `ADMINS` or `EVERYONE`."),
     Variable("STUDIO_ALLOW_INSTALLATION_TOKEN", "false", "Let workspace admins run API Studio calls with the installation token."),
+    Variable("STUDIO_MAX_PAGES", "50", "Most pages API Studio's *Fetch all pages* requests in one run."),
     Variable("FRAME_ANCESTORS", DEFAULT_FRAME_ANCESTORS, "CSP `frame-ancestors` of the sidebar page."),
     Variable("BOOTSTRAP_PAGE_SIZE", "200", "Page size of bootstrap GETs (lowered to the spec's maximum)."),
     Variable("BOOTSTRAP_TIME_ENTRIES_DAYS", "30", "How many days of time entries the bootstrap fetches."),
@@ -116,6 +117,7 @@ class Settings:
     addon_scopes: tuple[str, ...] | None
     studio_access_level: str
     studio_allow_installation_token: bool
+    studio_max_pages: int
     frame_ancestors: str
     bootstrap_page_size: int
     bootstrap_time_entries_days: int
@@ -260,6 +262,7 @@ def load_settings(environ: Mapping[str, str], instance_path: str) -> Settings:
         addon_scopes=scopes,
         studio_access_level=_choice(raw, "STUDIO_ACCESS_LEVEL", ACCESS_LEVELS, upper=True),
         studio_allow_installation_token=_bool(raw, "STUDIO_ALLOW_INSTALLATION_TOKEN"),
+        studio_max_pages=_int(raw, "STUDIO_MAX_PAGES", 1, 1000),
         frame_ancestors=frame_ancestors,
         bootstrap_page_size=_int(raw, "BOOTSTRAP_PAGE_SIZE", 1, 5000),
         bootstrap_time_entries_days=_int(raw, "BOOTSTRAP_TIME_ENTRIES_DAYS", 0, 3650),

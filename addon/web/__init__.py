@@ -14,6 +14,7 @@ def register_blueprints(app) -> None:
         studio,
         studio_events,
         studio_history,
+        studio_pages,
         studio_snippets,
         webhooks,
     )
@@ -28,5 +29,6 @@ def register_blueprints(app) -> None:
     app.register_blueprint(studio_history.bp)
     app.register_blueprint(studio_events.bp)
     app.register_blueprint(studio_snippets.bp)
+    app.register_blueprint(studio_pages.bp)
     if app.config["SETTINGS"].env == "development":
         app.register_blueprint(operator.bp)

@@ -4,6 +4,7 @@ import { clear, el, replace, show } from "./dom.js";
 import { OperationForm } from "./form.js";
 import { EventsTab } from "./events.js";
 import { HistoryTab } from "./history.js";
+import { fetchAllPages, isPaginated, stopReason } from "./pages.js";
 import { jsonViewer } from "./viewer.js";
 import { Session } from "./session.js";
 
@@ -178,6 +179,8 @@ async function openOperation(operationId, request) {
   show($("installation-token-row"), !!bootstrap.installationTokenAllowed);
   $("use-installation-token").checked = false;
   $("execute").textContent = op.write ? `Execute ${op.method}…` : "Execute";
+  show($("fetch-all"), isPaginated(op));
+  show($("pages-progress"), false);
   $("op-title").focus();
 }
 
@@ -317,6 +320,48 @@ function renderResponse(data) {
   if (data.truncated) box.append(el("p", { className: "muted" }, "The body was too large and has been cut."));
   box.append(jsonViewer(data.body, state.operation ? state.operation.operationId : "response"));
   $("response").scrollIntoView({ block: "nearest" });
+}
+
+// ---------------------------------------------------------------- all pages
+let pagesRun = null;
+
+async function fetchAll() {
+  const op = state.operation;
+  const request = currentRequest();
+  if (!request) return;
+  state.form.clearErrors();
+  show($("form-errors"), false);
+  pagesRun = new AbortController();
+  $("fetch-all").disabled = true;
+  $("execute").disabled = true;
+  show($("pages-progress"), true);
+  show($("pages-cancel"), true);
+  $("pages-status").textContent = "Fetching the first page…";
+  const payload = { operationId: op.operationId, pathParams: request.pathParams, query: request.query };
+  try {
+    const result = await fetchAllPages({
+      headers: session.headers({}), payload, signal: pagesRun.signal,
+      onProgress: (p) => {
+        const left = p.rateLimitRemaining ? ` · Clockify budget left: ${p.rateLimitRemaining}` : "";
+        $("pages-status").textContent = `${p.pages} page${p.pages === 1 ? "" : "s"} · ${p.items} items · up to ${p.requestsLeft} more requests${left}`;
+      },
+    });
+    if (!result.ok) {
+      show($("pages-progress"), false);
+      handleResult(result, op);
+      return;
+    }
+    const { done } = result;
+    $("pages-status").textContent = `${done.pages} page${done.pages === 1 ? "" : "s"}, ${done.items} items: ${stopReason(done.stoppedBy)}.`;
+    renderResponse(done);
+  } catch (error) {
+    $("pages-status").textContent = error.name === "AbortError" ? "Cancelled." : `The run failed: ${error.message}`;
+  } finally {
+    pagesRun = null;
+    show($("pages-cancel"), false);
+    $("fetch-all").disabled = false;
+    $("execute").disabled = session.expired;
+  }
 }
 
 // ---------------------------------------------------------------- copy as code
@@ -463,6 +508,8 @@ function wire() {
   });
   $("raw-from-form").addEventListener("click", () => { $("raw-editor").value = JSON.stringify(state.form.read(), null, 2); });
   $("copy-code").addEventListener("click", copyCode);
+  $("fetch-all").addEventListener("click", fetchAll);
+  $("pages-cancel").addEventListener("click", () => { if (pagesRun) pagesRun.abort(); $("fetch-all").focus(); });
   $("bootstrap-refresh").addEventListener("click", () => loadDataPanel(true));
   $("bootstrap-start").addEventListener("click", startBootstrap);
   show($("bootstrap-start"), isAdmin);

@@ -208,3 +208,46 @@ def test_response_viewer_tree_table_and_downloads_with_5000_items(sized_page, li
     assert page.locator(".tree > li > details > ul > li").count() == 101  # 100 items and "Show more"
     page.locator(".tree > li > details > ul > li").first.locator("summary").click()
     page.locator(".tree", has_text='"p0000"').wait_for()
+
+
+def _open_projects(page, live_server, token):
+    open_studio(page, live_server, token)
+    page.fill("#search", "get all projects")
+    page.click("[data-operation-id=getProjects]")
+    page.wait_for_selector("#op-form .field")
+    for summary in page.locator("details.optional:not([open]) > summary").all():
+        summary.click()
+
+
+@pytest.mark.parametrize(("width", "theme"), LAYOUTS)
+def test_fetch_all_pages_merges_them_into_the_viewer(sized_page, live_server, studio_token, fake_clockify,
+                                                     width, theme):
+    fake_clockify.seed(WORKSPACE, "projects", [{"id": f"p{i:03d}", "name": f"P{i}"} for i in range(250)])
+    page = sized_page(width)
+    _open_projects(page, live_server, studio_token(theme=theme))
+    page.fill("[data-key='query:page-size']", "100")
+    page.click("#fetch-all")
+    page.locator("#pages-status", has_text="all pages fetched").wait_for()
+    assert page.text_content("#pages-status").startswith("3 pages, 250 items")
+    page.click(".viewer-toolbar [data-view=table]")
+    assert "250 rows" in page.text_content(".viewer-panel")
+    assert [r.param("page") for r in fake_clockify.requests()] == ["1", "2", "3"]
+    screenshot(page, f"studio-all-pages-{'dark' if theme == 'DARK' else 'light'}-{width}.png")
+
+
+def test_fetch_all_pages_can_be_cancelled(page, live_server, studio_token, fake_clockify):
+    from addon.testkit.fake_clockify import Fault
+
+    fake_clockify.seed(WORKSPACE, "projects", [{"id": f"p{i:04d}"} for i in range(3000)])
+    fake_clockify.inject(f"/api/v1/workspaces/{WORKSPACE}/projects", *[Fault.slow(0.3)] * 60)
+    _open_projects(page, live_server, studio_token())
+    page.fill("[data-key='query:page-size']", "10")
+    page.click("#fetch-all")
+    page.locator("#pages-status", has_text="2 pages").wait_for()
+    page.click("#pages-cancel")
+    page.locator("#pages-status", has_text="Cancelled.").wait_for()
+    page.wait_for_timeout(1500)  # the server notices at its next write
+    count = len(fake_clockify.requests())
+    page.wait_for_timeout(1000)
+    assert len(fake_clockify.requests()) == count < 10
+    assert page.is_enabled("#fetch-all") and page.is_hidden("#pages-cancel")
