@@ -87,20 +87,20 @@ def api_call():
 @bp.get("/ui/workspace-data")
 @auth.user_required
 def cached_workspace_data():
-    """Counts of the cached entities per source and, with ``source``, one page of them."""
+    """Counts of the cached entities per source and, with ``source``, one page of them (``q``:
+    only those whose id or JSON contains it)."""
     source = request.args.get("source") or None
     page_number = studio_args.positive_int("page", 1, 1_000_000)
     page_size = studio_args.positive_int("pageSize", 50, MAX_PAGE_SIZE)
     workspace_id = g.claims.workspace_id
     counts = workspace_data.counts(workspace_id)
-    items = []
+    items, total = [], sum(counts.values())
     if source is not None:
-        rows = workspace_data.list_entities(workspace_id, source, limit=page_size,
-                                            offset=(page_number - 1) * page_size)
+        rows, total = workspace_data.search_entities(workspace_id, source, studio_args.text("q"), limit=page_size,
+                                                     offset=(page_number - 1) * page_size)
         items = [{"entityId": r.entity_id, "name": _entity_name(r.data), "data": r.data,
                   "fetchedAt": isoformat_utc(r.fetched_at)} for r in rows]
-    return jsonify(counts=counts, source=source, page=page_number, pageSize=page_size,
-                   total=counts.get(source, 0) if source else sum(counts.values()), items=items)
+    return jsonify(counts=counts, source=source, page=page_number, pageSize=page_size, total=total, items=items)
 
 
 def _session(claims, installation) -> dict:

@@ -2,6 +2,7 @@
 
 import { clear, el, replace, show } from "./dom.js";
 import { OperationForm } from "./form.js";
+import { DataTab } from "./data.js";
 import { EventsTab } from "./events.js";
 import { HistoryTab } from "./history.js";
 import { fetchAllPages, isPaginated, stopReason } from "./pages.js";
@@ -59,7 +60,7 @@ function renderSessionLine() {
 const tabShown = {
   "tab-history": () => historyTab.show(),
   "tab-events": () => eventsTab.show(),
-  "tab-data": () => loadDataPanel(),
+  "tab-data": () => dataTab.show(),
 };
 
 function visibleTabs() {
@@ -396,98 +397,10 @@ async function copyCode() {
   }
 }
 
-// ---------------------------------------------------------------- workspace data panel
-let dataLoaded = false;
-async function loadDataPanel(force = false) {
-  if (dataLoaded && !force) return;
-  dataLoaded = true;
-  loadBootstrapStatus();
-  const result = await call("GET", "/ui/workspace-data");
-  const box = clear($("data-counts"));
-  if (!result.ok) {
-    box.append(el("p", { className: "muted" }, `Cached data is unavailable (${result.status}).`));
-    return;
-  }
-  const entries = Object.entries(result.data.counts || {});
-  if (!entries.length) {
-    box.append(el("p", { className: "muted" }, "Nothing is cached for this workspace yet."));
-    return;
-  }
-  box.append(el("ul", { className: "counts" }, entries.map(([source, count]) =>
-    el("li", {}, el("button", { type: "button", className: "secondary small", onclick: () => loadItems(source, 1) }, `${source} (${count})`)))));
-}
-
-async function loadBootstrapStatus() {
-  const box = $("bootstrap-status");
-  const result = await call("GET", "/bootstrap/status");
-  if (result.status === 404 && (!result.data || result.data.error === "not_found")) {
-    replace(box, el("p", { className: "muted" }, "Bootstrap progress is not available on this server."));
-    return;
-  }
-  if (!result.ok || !result.data) {
-    replace(box, el("p", { className: "muted" }, `Bootstrap progress is unavailable (${(result.data && result.data.message) || result.status}).`));
-    return;
-  }
-  replace(box, bootstrapView(result.data));
-}
-
-function bootstrapView(data) {
-  const job = data.job || data.bootstrap || data;
-  if (job.status === "none") return [el("p", { className: "muted" }, "No bootstrap has run for this workspace yet.")];
-  const done = job.operations_done ?? job.operationsDone;
-  const total = job.operations_total ?? job.operationsTotal;
-  const parts = [el("p", {}, "Status: ", el("strong", {}, String(job.status ?? "unknown")))];
-  if (Number.isFinite(done) && Number.isFinite(total) && total > 0) {
-    parts.push(el("progress", { className: "progress", max: String(total), value: String(done), "aria-label": "Bootstrap progress" }),
-      el("p", { className: "muted" }, `${done} of ${total} operations`));
-  }
-  const items = job.items_stored ?? job.itemsStored;
-  if (items !== undefined) parts.push(el("p", { className: "muted" }, `${items} items stored`));
-  if (job.started_at) parts.push(el("p", { className: "muted" }, `Started ${new Date(job.started_at).toLocaleString()}`));
-  if (job.finished_at) parts.push(el("p", { className: "muted" }, `Finished ${new Date(job.finished_at).toLocaleString()}`));
-  const errors = job.errors || [];
-  if (Array.isArray(errors) && errors.length) {
-    parts.push(el("details", {}, el("summary", {}, `${errors.length} error${errors.length === 1 ? "" : "s"}`),
-      el("pre", { className: "body" }, JSON.stringify(errors, null, 2))));
-  }
-  return parts;
-}
-
-async function startBootstrap() {
-  const button = $("bootstrap-start");
-  button.disabled = true;
-  const result = await call("POST", "/bootstrap");
-  button.disabled = false;
-  if (result.status === 202 || result.status === 409) {
-    $("bootstrap-message").textContent = result.status === 202 ? "Bootstrap started." : "A bootstrap is already running.";
-  } else {
-    $("bootstrap-message").textContent = `Could not start a bootstrap: ${(result.data && result.data.message) || result.status}`;
-  }
-  loadBootstrapStatus();
-}
-
-async function loadItems(source, page) {
-  const box = clear($("data-items"));
-  const params = new URLSearchParams({ source, page: String(page), pageSize: "25" });
-  const result = await call("GET", `/ui/workspace-data?${params}`);
-  if (!result.ok) {
-    box.append(el("p", { className: "muted" }, `Could not load ${source} (${result.status}).`));
-    return;
-  }
-  const { items, total, pageSize } = result.data;
-  const pages = Math.max(1, Math.ceil(total / pageSize));
-  box.append(el("h3", {}, `${source}: page ${page} of ${pages}`));
-  box.append(el("ul", { className: "items" }, items.map((item) => el("li", {}, el("details", {},
-    el("summary", {}, item.name || item.entityId),
-    el("pre", { className: "body" }, JSON.stringify(item.data, null, 2)))))));
-  box.append(el("div", { className: "pager" },
-    el("button", { type: "button", className: "secondary small", disabled: page <= 1, onclick: () => loadItems(source, page - 1) }, "Previous"),
-    el("button", { type: "button", className: "secondary small", disabled: page >= pages, onclick: () => loadItems(source, page + 1) }, "Next")));
-}
-
 // ---------------------------------------------------------------- wiring
 const isAdmin = ["OWNER", "ADMIN"].includes(String(bootstrap.role || "").toUpperCase());
 const eventsTab = new EventsTab({ call, renderPayload: (payload, name) => jsonViewer(payload, name) });
+const dataTab = new DataTab({ call, isAdmin, viewer: jsonViewer });
 const historyTab = new HistoryTab({
   call,
   isAdmin,
@@ -510,9 +423,6 @@ function wire() {
   $("copy-code").addEventListener("click", copyCode);
   $("fetch-all").addEventListener("click", fetchAll);
   $("pages-cancel").addEventListener("click", () => { if (pagesRun) pagesRun.abort(); $("fetch-all").focus(); });
-  $("bootstrap-refresh").addEventListener("click", () => loadDataPanel(true));
-  $("bootstrap-start").addEventListener("click", startBootstrap);
-  show($("bootstrap-start"), isAdmin);
   show($("tab-events"), isAdmin);
   document.addEventListener("keydown", (event) => {
     if (event.key === "Escape" && !$("confirm-panel").hidden) { show($("confirm-panel"), false); $("execute").focus(); }

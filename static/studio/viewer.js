@@ -9,8 +9,9 @@ const TREE_CHUNK = 100;
 const TABLE_CHUNK = 200;
 let viewerCounter = 0;
 
-/** A viewer element for `value` (any JSON value, or text). `name` names the downloads. */
-export function jsonViewer(value, name = "response") {
+/** A viewer element for `value` (any JSON value, or text). `name` names the downloads;
+ * `initial` picks the first view ("raw", "tree" or "table" when the value has rows). */
+export function jsonViewer(value, name = "response", initial = "raw") {
   viewerCounter += 1;
   const prefix = `viewer-${viewerCounter}`;
   const rows = tableRows(value);
@@ -28,7 +29,8 @@ export function jsonViewer(value, name = "response") {
   const downloads = [el("button", { type: "button", className: "secondary small", onclick: () => download(`${name}.json`, "application/json", JSON.stringify(value, null, 2)) }, "Download JSON")];
   if (rows) downloads.push(el("button", { type: "button", className: "secondary small", onclick: () => download(`${name}.csv`, "text/csv", toCsv(rows)) }, "Download CSV"));
   const toolbar = el("div", { className: "viewer-toolbar", role: "group", "aria-label": "Body view" }, buttons, downloads);
-  select(views[0][0], views[0][2]);
+  const [key, , build] = views.find(([k]) => k === initial) || views[0];
+  select(key, build);
   return el("div", { className: "viewer" }, toolbar, panel);
 }
 

@@ -220,9 +220,13 @@ def test_workspace_data_panel(app, page, live_server, fake_token):
     page.click("#tab-data")
     page.wait_for_selector("#bootstrap-status >> text=No bootstrap has run")
     page.click("text=projects (2)")
-    page.wait_for_selector("#data-items li")
-    assert page.locator("#data-items summary").all_text_contents() == ["<b>Apollo</b>", "Gemini"]
+    page.wait_for_selector("#data-items table.data tbody tr")
+    names = page.locator("#data-items th[data-column=name]").evaluate("th => th.cellIndex")
+    cells = [row.locator("td").nth(names).text_content() for row in page.locator("#data-items tbody tr").all()]
+    assert cells == ["<b>Apollo</b>", "Gemini"]
     assert page.locator("#data-items b").count() == 0
+    page.fill("#data-search", "gem")
+    page.locator("#data-items h3", has_text="1 item matching").wait_for()
 
     page.click("#bootstrap-start")  # the token is an OWNER's
     page.wait_for_selector("#bootstrap-message >> text=Bootstrap started.")

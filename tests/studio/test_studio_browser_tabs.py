@@ -251,3 +251,31 @@ def test_fetch_all_pages_can_be_cancelled(page, live_server, studio_token, fake_
     page.wait_for_timeout(1000)
     assert len(fake_clockify.requests()) == count < 10
     assert page.is_enabled("#fetch-all") and page.is_hidden("#pages-cancel")
+
+
+@pytest.mark.parametrize(("width", "theme"), LAYOUTS)
+def test_workspace_data_tab_browses_and_searches_a_collection(app, sized_page, live_server, studio_token,
+                                                              width, theme):
+    from addon.extensions import db
+    from addon.store import workspace_data
+
+    with app.app_context():
+        workspace_data.upsert(WORKSPACE, "projects", [
+            (f"p{i}", {"id": f"p{i}", "name": f"Project {i}", "client": {"name": "NASA" if i % 2 else "ESA"}})
+            for i in range(120)])
+        workspace_data.upsert(WORKSPACE, "tags", [("t1", {"id": "t1", "name": "Urgent"})])
+        db.session.commit()
+    page = sized_page(width)
+    open_studio(page, live_server, studio_token(theme=theme))
+    page.click("#tab-data")
+    page.click("text=projects (120)")
+    page.wait_for_selector("#data-items table.data tbody tr")
+    assert page.locator("#data-items th").all_text_contents() == ["client.name", "id", "name"]  # sorted JSON keys
+    assert "120 items" in page.text_content("#data-items h3") and "page 1 of 3" in page.text_content("#data-items h3")
+    page.fill("#data-search", "esa")
+    page.locator("#data-items h3", has_text="60 items matching").wait_for()
+    page.click("#data-items th[data-column=name] button")
+    assert page.get_attribute("#data-items th[data-column=name]", "aria-sort") == "ascending"
+    screenshot(page, f"studio-data-{'dark' if theme == 'DARK' else 'light'}-{width}.png")
+    page.get_by_role("button", name="Next").click()
+    page.locator("#data-items h3", has_text="page 2 of 2").wait_for()
