@@ -66,7 +66,7 @@ export class HistoryTab {
     const parameters = JSON.stringify(item.request || {}, null, 2);
     const actions = item.operationId ? [
       el("button", { type: "button", className: "secondary small", "aria-label": `Open ${name} from ${when.toLocaleString()}`, onclick: () => this.options.onOpen(item) }, "Open"),
-      el("button", { type: "button", className: "secondary small", "aria-label": `Run ${name} again`, onclick: () => this.options.onRunAgain(item) }, "Run again"),
+      el("button", { type: "button", className: "secondary small", "aria-label": `Run again: ${name}`, onclick: () => this.options.onRunAgain(item) }, "Run again"),
     ] : [];
     return el("li", { className: "history-item", "data-call-id": String(item.id) },
       el("div", { className: "history-head" },

@@ -5,6 +5,7 @@ theme at 1280 px and the dark theme at 400 px, with a screenshot saved under ``t
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -69,7 +70,7 @@ def test_history_lists_open_and_run_again(sized_page, live_server, client, studi
     assert fake_clockify.requests() == []
 
     page.click("#tab-history")
-    page.get_by_role("button", name="Run getProjects again").click()
+    page.get_by_role("button", name="Run again: getProjects").click()
     page.wait_for_selector("#response:not([hidden])")
     [sent] = fake_clockify.requests()
     assert sent.query == {"name": ["Apollo"], "page": ["2"]}
@@ -82,7 +83,7 @@ def test_history_run_again_of_a_write_asks_for_confirmation(page, live_server, c
     fake_clockify.clear_requests()
     open_studio(page, live_server, token)
     page.click("#tab-history")
-    page.get_by_role("button", name="Run createNewProject again").click()
+    page.get_by_role("button", name="Run again: createNewProject").click()
     page.wait_for_selector("#confirm-panel:not([hidden])")
     assert fake_clockify.requests() == []
     page.click("#confirm-send")
@@ -109,8 +110,6 @@ def test_history_filters_and_keyboard(page, live_server, client, studio_token, f
 
 
 def _store_event(app, event_type, status, payload, last_error=None):
-    import json
-
     from addon.extensions import db
     from addon.models import WebhookEvent
     from addon.store import events
@@ -279,3 +278,110 @@ def test_workspace_data_tab_browses_and_searches_a_collection(app, sized_page, l
     screenshot(page, f"studio-data-{'dark' if theme == 'DARK' else 'light'}-{width}.png")
     page.get_by_role("button", name="Next").click()
     page.locator("#data-items h3", has_text="page 2 of 2").wait_for()
+
+
+AXE_SOURCE = ROOT / "tests" / "studio" / "assets" / "axe-core" / "axe.min.js"
+BLOCKING_IMPACTS = ("serious", "critical")
+
+
+def axe_violations(page) -> list[dict]:
+    """Run axe-core on the page (injected through the DevTools protocol, which the page's CSP does
+    not govern) and return its serious and critical violations."""
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.evaluate(AXE_SOURCE.read_text())
+    result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+    return [{"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]][:5]}
+            for v in result["violations"] if v["impact"] in BLOCKING_IMPACTS]
+
+
+@pytest.mark.parametrize(("width", "theme"), LAYOUTS)
+def test_no_serious_accessibility_violations_on_any_tab(app, client, sized_page, live_server, studio_token,
+                                                        fake_clockify, width, theme):
+    from addon.extensions import db
+    from addon.store import workspace_data
+
+    token = studio_token(theme=theme)
+    fake_clockify.seed(WORKSPACE, "projects", [{"id": f"p{i}", "name": f"P{i}", "client": {"name": "C"}}
+                                               for i in range(30)])
+    execute_via_api(client, token, {"operationId": "getProjects"})
+    _store_event(app, "NEW_CLIENT", "failed", {"id": "c1"}, last_error="boom")
+    with app.app_context():
+        workspace_data.upsert(WORKSPACE, "projects", [("p1", {"id": "p1", "name": "Apollo"})])
+        db.session.commit()
+    page = sized_page(width)
+    open_studio(page, live_server, token)
+    found = {"operation list": axe_violations(page)}
+
+    page.fill("#search", "get all projects")
+    page.click("[data-operation-id=getProjects]")
+    page.wait_for_selector("#op-form .field")
+    page.click("#execute")
+    page.wait_for_selector("#response:not([hidden])")
+    found["operation and response"] = axe_violations(page)
+    page.click(".viewer-toolbar [data-view=table]")
+    found["table view"] = axe_violations(page)
+    page.click(".viewer-toolbar [data-view=tree]")
+    found["tree view"] = axe_violations(page)
+
+    page.click("#tab-history")
+    page.wait_for_selector(".history-item")
+    found["history"] = axe_violations(page)
+    page.click("#tab-events")
+    page.wait_for_selector("[data-event-id]")
+    found["events"] = axe_violations(page)
+    page.click("#tab-data")
+    page.click("text=projects (1)")
+    page.wait_for_selector("#data-items table.data")
+    found["workspace data"] = axe_violations(page)
+    blocking = {where: v for where, v in found.items() if v}
+    assert not blocking, json.dumps(blocking, indent=1)
+
+
+def _focused(page) -> str:
+    return page.evaluate("(e => e.id || e.dataset.operationId || e.textContent.trim())(document.activeElement)")
+
+
+def _tab_until(page, target: str, limit: int = 80) -> None:
+    """Press Tab until the element with id or text ``target`` has the focus (fail after ``limit``)."""
+    for _ in range(limit):
+        if _focused(page) == target:
+            return
+        page.keyboard.press("Tab")
+    raise AssertionError(f"{target!r} never got the focus; last: {_focused(page)!r}")
+
+
+def test_keyboard_only_from_list_to_confirmed_write_to_history(page, live_server, studio_token, fake_clockify):
+    open_studio(page, live_server, studio_token())
+    _tab_until(page, "search")
+    page.keyboard.type("add a new project")
+    page.keyboard.press("Tab")  # the first matching group is open: its first operation
+    _tab_until(page, "createNewProject")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#op-form .field")
+    assert _focused(page) == "op-title"
+    page.focus("[data-key='body:name']")  # a labelled input: type into it as a keyboard user would
+    page.keyboard.type("Apollo")
+    page.keyboard.press("Enter")  # submits the form
+    page.wait_for_selector("#confirm-panel:not([hidden])")
+    assert _focused(page) == "confirm-send"
+    page.keyboard.press("Escape")
+    assert page.is_hidden("#confirm-panel") and _focused(page) == "execute"
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#confirm-panel:not([hidden])")
+    page.keyboard.press("Enter")  # "Send it" has the focus
+    page.wait_for_selector("#response:not([hidden])")
+    assert [r.body for r in fake_clockify.requests(method="POST")] == [{"name": "Apollo"}]
+
+    page.focus("#tab-operations")
+    page.keyboard.press("End")
+    assert _focused(page) == "tab-data"
+    page.keyboard.press("ArrowLeft")
+    page.keyboard.press("ArrowLeft")
+    assert _focused(page) == "tab-history"
+    page.wait_for_selector(".history-item")
+    _tab_until(page, "Open")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#op-form .field")
+    assert page.input_value("[data-key='body:name']") == "Apollo"
+    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline != "none"  # the focused element shows it
