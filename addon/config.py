@@ -81,6 +81,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("ADDON_SCOPES", None, "Comma list of scopes to request. Default: all 30.", P.text),
     Variable("STUDIO_ACCESS_LEVEL", "ADMINS", "Who sees the sidebar: `ADMINS` or `EVERYONE`.", P.choice(*ACCESS_LEVELS, upper=True)),
     Variable("STUDIO_ALLOW_INSTALLATION_TOKEN", "false", "Let workspace admins run API Studio calls with the installation token.", P.flag),
+    Variable("STUDIO_MAX_PAGES", "50", "Most pages API Studio's *Fetch all pages* requests in one run.", P.whole(1, 1000)),
     Variable("FRAME_ANCESTORS", DEFAULT_FRAME_ANCESTORS, "CSP `frame-ancestors` of the sidebar page.", P.csp_sources),
     Variable("BOOTSTRAP_PAGE_SIZE", "200", "Page size of bootstrap GETs (lowered to the spec's maximum).", P.whole(1, 5000)),
     Variable("BOOTSTRAP_TIME_ENTRIES_DAYS", "30", "How many days of time entries the bootstrap fetches.", P.whole(0, 3650)),

@@ -337,13 +337,30 @@ def replay(workspace_id: str, since: datetime | None = None, event_type: str | N
     """
     enqueued = pending = 0
     for batch in events.iter_for_replay(workspace_id, since=since, event_type=event_type):
-        due = [e for e in batch if not _job_pending(e)]
-        pending += len(batch) - len(due)
-        events.mark_enqueued(due, reset=True)
-        db.session.commit()
-        for event in due:
-            if requeue(event):
-                enqueued += 1
-            else:
-                pending += 1
+        result = _replay_batch(batch)
+        enqueued, pending = enqueued + result.enqueued, pending + result.pending
+    return ReplayResult(enqueued, pending)
+
+
+def replay_event(workspace_id: str, event_id: int) -> ReplayResult | None:
+    """``replay`` for one event of ``workspace_id`` (API Studio's Retry); None when it has no
+    such event.
+
+    :raise redis.exceptions.RedisError: Redis is unavailable.
+    """
+    event = events.get(workspace_id, event_id)
+    return None if event is None else _replay_batch([event])
+
+
+def _replay_batch(batch: list[WebhookEvent]) -> ReplayResult:
+    due = [e for e in batch if not _job_pending(e)]
+    pending = len(batch) - len(due)
+    events.mark_enqueued(due, reset=True)
+    db.session.commit()
+    enqueued = 0
+    for event in due:
+        if requeue(event):
+            enqueued += 1
+        else:
+            pending += 1
     return ReplayResult(enqueued, pending)

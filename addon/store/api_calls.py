@@ -53,3 +53,34 @@ def recent(workspace_id: str, limit: int = 50, user_id: str | None = None) -> li
     if user_id is not None:
         query = query.where(ApiCall.user_id == user_id)
     return list(db.session.execute(query.order_by(ApiCall.id.desc()).limit(limit)).scalars())
+
+
+# Status classes the history can be filtered by; ``refused`` is a call that never got an answer
+# from Clockify (refused by the add-on, or Clockify unreachable).
+STATUS_CLASSES = ("2xx", "3xx", "4xx", "5xx", "refused")
+
+
+def history(workspace_id: str, *, user_id: str | None, search: str | None = None, status_class: str | None = None,
+            page_number: int = 1, per_page: int = 25) -> tuple[list[ApiCall], int]:
+    """One page of ``workspace_id``'s audit rows, newest first, and how many match in all.
+
+    ``user_id=None`` lists every user's calls (workspace admins only: the caller decides).
+    ``search`` matches the operation id or the path, case-insensitively; ``status_class`` is one
+    of ``STATUS_CLASSES``.
+    """
+    query = db.select(ApiCall).where(ApiCall.workspace_id == workspace_id)
+    if user_id is not None:
+        query = query.where(ApiCall.user_id == user_id)
+    if search:
+        pattern = "%" + search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(db.or_(db.func.lower(ApiCall.operation_id).like(pattern, escape="\\"),
+                                   db.func.lower(ApiCall.path).like(pattern, escape="\\")))
+    if status_class == "refused":
+        query = query.where(ApiCall.status_code.is_(None))
+    elif status_class is not None:
+        floor = int(status_class[0]) * 100
+        query = query.where(ApiCall.status_code >= floor, ApiCall.status_code < floor + 100)
+    total = db.session.execute(db.select(db.func.count()).select_from(query.subquery())).scalar_one()
+    rows = db.session.execute(query.order_by(ApiCall.id.desc()).limit(per_page)
+                              .offset((page_number - 1) * per_page)).scalars()
+    return list(rows), total

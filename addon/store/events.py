@@ -270,3 +270,10 @@ def page(workspace_id: str | None = None, event_type: str | None = None, status:
 
 def _clip(text: str | None) -> str | None:
     return None if text is None else text[:LAST_ERROR_MAX_CHARS]
+
+
+def event_types(workspace_id: str) -> list[str]:
+    """The event types ``workspace_id`` has stored events of, sorted."""
+    return list(db.session.execute(
+        db.select(WebhookEvent.event_type).where(WebhookEvent.workspace_id == workspace_id)
+        .distinct().order_by(WebhookEvent.event_type)).scalars())

@@ -121,3 +121,17 @@ def counts(workspace_id: str) -> dict[str, int]:
         db.select(WorkspaceData.source, db.func.count()).where(WorkspaceData.workspace_id == workspace_id)
         .group_by(WorkspaceData.source)).all()
     return {source: count for source, count in rows}
+
+
+def search_entities(workspace_id: str, source: str, text: str | None, limit: int = 100,
+                    offset: int = 0) -> tuple[list[WorkspaceData], int]:
+    """One page of ``workspace_id``'s cached ``source`` entities whose id or JSON contains
+    ``text`` (case-insensitively; all of them when None), in cache order, and how many match."""
+    query = db.select(WorkspaceData).where(WorkspaceData.workspace_id == workspace_id, WorkspaceData.source == source)
+    if text:
+        pattern = "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(db.or_(db.func.lower(WorkspaceData.entity_id).like(pattern, escape="\\"),
+                                   db.func.lower(db.cast(WorkspaceData.data, db.Text)).like(pattern, escape="\\")))
+    total = db.session.execute(db.select(db.func.count()).select_from(query.subquery())).scalar_one()
+    rows = db.session.execute(query.order_by(WorkspaceData.id).limit(limit).offset(offset)).scalars()
+    return list(rows), total

@@ -4,7 +4,21 @@ from ``addon.clockify``, ``addon.store`` and ``addon.jobs``, and return JSON."""
 
 def register_blueprints(app) -> None:
     """Register every blueprint of the add-on on ``app``."""
-    from . import bootstrap, dev_index, health, lifecycle, manifest, openapi_document, operator, studio, webhooks
+    from . import (
+        bootstrap,
+        dev_index,
+        health,
+        lifecycle,
+        manifest,
+        openapi_document,
+        operator,
+        studio,
+        studio_events,
+        studio_history,
+        studio_pages,
+        studio_snippets,
+        webhooks,
+    )
 
     app.register_blueprint(health.bp)
     app.register_blueprint(manifest.bp)
@@ -13,6 +27,10 @@ def register_blueprints(app) -> None:
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(bootstrap.bp)
     app.register_blueprint(studio.bp)
+    app.register_blueprint(studio_history.bp)
+    app.register_blueprint(studio_events.bp)
+    app.register_blueprint(studio_snippets.bp)
+    app.register_blueprint(studio_pages.bp)
     if app.config["SETTINGS"].env == "development":
         app.register_blueprint(operator.bp)
         app.register_blueprint(dev_index.bp)

@@ -36,13 +36,27 @@ class QueryArgs:
             return default
         return value
 
-    def text(self, name: str) -> str | None:
-        """The argument stripped (None when absent or empty); NUL and unpaired surrogates refused."""
+    def text(self, name: str, max_chars: int = 200) -> str | None:
+        """The argument stripped (None when absent or empty), at most ``max_chars`` long; NUL and
+        unpaired surrogates refused."""
         value = (self.args.get(name) or "").strip()
         if not storable_text(value):
             self._refuse(name, "Must not contain NUL characters or unpaired surrogates.")
             return None
+        if len(value) > max_chars:
+            self._refuse(name, f"Must be at most {max_chars} characters.")
+            return None
         return value or None
+
+    def choice(self, name: str, allowed: tuple[str, ...], default: str | None = None) -> str | None:
+        """The argument as one of ``allowed`` (``default`` when absent or empty)."""
+        raw = (self.args.get(name) or "").strip()
+        if raw == "":
+            return default
+        if raw not in allowed:
+            self._refuse(name, f"Must be one of: {', '.join(allowed)}.")
+            return default
+        return raw
 
     def done(self) -> None:
         """:raise ValidationFailed: 422 listing every refused argument."""

@@ -89,25 +89,26 @@ def api_call():
 @bp.get("/ui/workspace-data")
 @auth.user_required
 def cached_workspace_data():
-    """Counts of the cached entities per source and, with ``source``, one page of them."""
+    """Counts of the cached entities per source and, with ``source``, one page of them (``q``:
+    only those whose id or JSON contains it)."""
     args = QueryArgs(request.args)
     source = args.text("source")
+    search = args.text("q")
     page_number = args.whole_number("page", 1, 1_000_000)
     page_size = args.whole_number("pageSize", 50, MAX_PAGE_SIZE)
     args.done()
     workspace_id = g.claims.workspace_id
     counts = workspace_data.counts(workspace_id)
-    items = []
+    items, total = [], sum(counts.values())
     if source is not None:
-        rows = workspace_data.list_entities(workspace_id, source, limit=page_size,
-                                            offset=(page_number - 1) * page_size)
+        rows, total = workspace_data.search_entities(workspace_id, source, search, limit=page_size,
+                                                     offset=(page_number - 1) * page_size)
         items = [{"entityId": r.entity_id, "name": _entity_name(r.data), "data": r.data,
                   "fetchedAt": isoformat_utc(r.fetched_at)} for r in rows]
     collections = [{"source": f.source, "freshness": f.kept_by, "events": list(f.events),
                     "lastRefreshedAt": isoformat_utc(f.last_refreshed_at)}
                    for f in bootstrap.collection_freshness(workspace_id, counts)]
-    return jsonify(counts=counts, source=source, page=page_number, pageSize=page_size,
-                   total=counts.get(source, 0) if source else sum(counts.values()), items=items,
+    return jsonify(counts=counts, source=source, page=page_number, pageSize=page_size, total=total, items=items,
                    collections=collections)
 
 

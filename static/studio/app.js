@@ -2,9 +2,13 @@
 
 import { clear, el, replace, show } from "./dom.js";
 import { OperationForm } from "./form.js";
+import { DataTab } from "./data.js";
+import { EventsTab } from "./events.js";
+import { HistoryTab } from "./history.js";
+import { fetchAllPages, isPaginated, stopReason } from "./pages.js";
+import { jsonViewer } from "./viewer.js";
 import { Session } from "./session.js";
 
-const LARGE_BODY_CHARS = 20000;
 const $ = (id) => document.getElementById(id);
 
 const root = $("app");
@@ -53,26 +57,40 @@ function renderSessionLine() {
 }
 
 // ---------------------------------------------------------------- tabs
+const tabShown = {
+  "tab-history": () => historyTab.show(),
+  "tab-events": () => eventsTab.show(),
+  "tab-data": () => dataTab.show(),
+};
+
+function visibleTabs() {
+  return [...document.querySelectorAll('[role="tab"]')].filter((tab) => !tab.hidden);
+}
+
+function selectTab(tab) {
+  for (const t of document.querySelectorAll('[role="tab"]')) {
+    const selected = t === tab;
+    t.setAttribute("aria-selected", String(selected));
+    t.tabIndex = selected ? 0 : -1;
+    show($(t.getAttribute("aria-controls")), selected);
+  }
+  if (tabShown[tab.id]) tabShown[tab.id]();
+}
+
 function setupTabs() {
-  const tabs = [$("tab-operations"), $("tab-data")];
-  const select = (tab) => {
-    for (const t of tabs) {
-      const selected = t === tab;
-      t.setAttribute("aria-selected", String(selected));
-      t.tabIndex = selected ? 0 : -1;
-      show($(t.getAttribute("aria-controls")), selected);
-    }
-    if (tab.id === "tab-data") loadDataPanel();
-  };
-  tabs.forEach((tab, index) => {
-    tab.addEventListener("click", () => select(tab));
+  for (const tab of document.querySelectorAll('[role="tab"]')) {
+    tab.addEventListener("click", () => selectTab(tab));
     tab.addEventListener("keydown", (event) => {
-      if (event.key !== "ArrowRight" && event.key !== "ArrowLeft") return;
-      const next = tabs[(index + (event.key === "ArrowRight" ? 1 : tabs.length - 1)) % tabs.length];
+      const tabs = visibleTabs();
+      const index = tabs.indexOf(tab);
+      const targets = { ArrowRight: index + 1, ArrowLeft: index - 1 + tabs.length, Home: 0, End: tabs.length - 1 };
+      if (!(event.key in targets)) return;
+      event.preventDefault();
+      const next = tabs[targets[event.key] % tabs.length];
       next.focus();
-      select(next);
+      selectTab(next);
     });
-  });
+  }
 }
 
 // ---------------------------------------------------------------- operation list
@@ -121,7 +139,7 @@ function operationButton(op) {
 }
 
 // ---------------------------------------------------------------- one operation
-async function openOperation(operationId) {
+async function openOperation(operationId, request) {
   const result = await call("GET", `/ui/api-explorer/endpoints/${encodeURIComponent(operationId)}`);
   if (!result.ok) {
     banner(`Could not open ${operationId}: ${(result.data && result.data.message) || result.status}`, true);
@@ -133,7 +151,7 @@ async function openOperation(operationId) {
   show($("operation-view"), true);
   show($("response"), false);
   show($("confirm-panel"), false);
-  show($("curl-text"), false);
+  show($("code-text"), false);
   $("copy-status").textContent = "";
   $("op-title").textContent = op.summary || op.operationId;
   const method = $("op-method");
@@ -150,12 +168,46 @@ async function openOperation(operationId) {
   state.form = new OperationForm($("form-fields"), op, { workspaceId: bootstrap.workspaceId });
   show($("form-errors"), false);
   $("use-raw").checked = false;
+  if (request) state.form.load(request);
   $("raw-editor").value = JSON.stringify(state.form.read(), null, 2);
+  if (request && canonical(state.form.read()) !== canonical(sendable(request))) {
+    // The form cannot hold the call exactly (a value outside the schema): send the JSON as it was.
+    $("raw-editor").value = JSON.stringify(sendable(request), null, 2);
+    $("use-raw").checked = true;
+    $("raw-json").open = true;
+  }
   show($("raw-error"), false);
   show($("installation-token-row"), !!bootstrap.installationTokenAllowed);
   $("use-installation-token").checked = false;
   $("execute").textContent = op.write ? `Execute ${op.method}…` : "Execute";
+  show($("fetch-all"), isPaginated(op));
+  show($("pages-progress"), false);
   $("op-title").focus();
+}
+
+/** A stored request as the page sends it: {pathParams, query, body?}. */
+function sendable(request) {
+  const out = { pathParams: request.pathParams || {}, query: request.query || {} };
+  if (request.body !== undefined) out.body = request.body;
+  return out;
+}
+
+/** JSON with object keys sorted, to compare two requests. */
+function canonical(value) {
+  return JSON.stringify(value, (key, v) => (v && typeof v === "object" && !Array.isArray(v)
+    ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, v[k]])) : v));
+}
+
+/** Open a call from the History tab in the Operations tab, its form filled as it was sent. */
+async function openFromHistory(item, runAgain) {
+  selectTab($("tab-operations"));
+  await openOperation(item.operationId, item.request || {});
+  const text = JSON.stringify(item.request || {});
+  if (text.includes("[REDACTED]") || text.includes("_omitted_bytes")) {
+    formErrors("Some values of this call were redacted or too large to keep: fill them in before sending.");
+    return;
+  }
+  if (runAgain) execute(false);
 }
 
 function backToList() {
@@ -265,165 +317,97 @@ function renderResponse(data) {
   $("resp-url").textContent = `${data.request.method} ${data.request.url}`;
   const headers = clear($("resp-headers"));
   for (const [name, value] of Object.entries(data.headers || {})) headers.append(el("dt", {}, name), el("dd", {}, value));
-  const text = typeof data.body === "string" ? data.body : JSON.stringify(data.body, null, 2);
   const box = clear($("resp-body-box"));
   if (data.truncated) box.append(el("p", { className: "muted" }, "The body was too large and has been cut."));
-  if ((text || "").length > LARGE_BODY_CHARS) {
-    const pre = el("pre", { className: "body", tabindex: "0" });
-    const details = el("details", {}, el("summary", {}, `Body (${Math.round(text.length / 1024)} KB): show`), pre);
-    details.addEventListener("toggle", () => { if (details.open && !pre.textContent) pre.textContent = text; });
-    box.append(details);
-  } else {
-    box.append(el("pre", { className: "body", tabindex: "0", "aria-label": "Response body" }, text === undefined ? "" : text));
-  }
+  box.append(jsonViewer(data.body, state.operation ? state.operation.operationId : "response"));
   $("response").scrollIntoView({ block: "nearest" });
 }
 
-// ---------------------------------------------------------------- curl
-function curlCommand() {
+// ---------------------------------------------------------------- all pages
+let pagesRun = null;
+
+async function fetchAll() {
   const op = state.operation;
   const request = currentRequest();
-  if (!request) return null;
-  const base = (op.host === "reports" ? bootstrap.reportsUrl : bootstrap.backendUrl) || "";
-  let path = op.path;
-  for (const [name, value] of Object.entries(request.pathParams || {})) {
-    path = path.replace(`{${name}}`, encodeURIComponent(String(value)));
-  }
-  const search = new URLSearchParams();
-  for (const [name, value] of Object.entries(request.query || {})) {
-    for (const item of Array.isArray(value) ? value : [value]) search.append(name, String(item));
-  }
-  const url = `${base.replace(/\/$/, "")}${path}${search.toString() ? `?${search}` : ""}`;
-  const parts = [`curl -X ${op.method} ${quote(url)}`, `-H ${quote("X-Addon-Token: <your-addon-token>")}`];
-  if (request.body !== undefined) {
-    parts.push(`-H ${quote("Content-Type: application/json")}`, `--data-raw ${quote(JSON.stringify(request.body))}`);
-  }
-  return parts.join(" \\\n  ");
-}
-
-function quote(text) {
-  return `'${String(text).replace(/'/g, "'\\''")}'`;
-}
-
-async function copyCurl() {
-  const command = curlCommand();
-  if (!command) return;
-  const area = $("curl-text");
-  area.value = command;
+  if (!request) return;
+  state.form.clearErrors();
+  show($("form-errors"), false);
+  pagesRun = new AbortController();
+  $("fetch-all").disabled = true;
+  $("execute").disabled = true;
+  show($("pages-progress"), true);
+  show($("pages-cancel"), true);
+  $("pages-status").textContent = "Fetching the first page…";
+  const payload = { operationId: op.operationId, pathParams: request.pathParams, query: request.query };
   try {
-    await navigator.clipboard.writeText(command);
-    $("copy-status").textContent = "curl command copied (the token is masked).";
-    show(area, true);
+    const result = await fetchAllPages({
+      headers: session.headers({}), payload, signal: pagesRun.signal,
+      onProgress: (p) => {
+        const left = p.rateLimitRemaining ? ` · Clockify budget left: ${p.rateLimitRemaining}` : "";
+        $("pages-status").textContent = `${p.pages} page${p.pages === 1 ? "" : "s"} · ${p.items} items · up to ${p.requestsLeft} more requests${left}`;
+      },
+    });
+    if (!result.ok) {
+      show($("pages-progress"), false);
+      handleResult(result, op);
+      return;
+    }
+    const { done } = result;
+    $("pages-status").textContent = `${done.pages} page${done.pages === 1 ? "" : "s"}, ${done.items} items: ${stopReason(done.stoppedBy)}.`;
+    renderResponse(done);
   } catch (error) {
-    show(area, true);
+    $("pages-status").textContent = error.name === "AbortError" ? "Cancelled." : `The run failed: ${error.message}`;
+  } finally {
+    pagesRun = null;
+    show($("pages-cancel"), false);
+    $("fetch-all").disabled = false;
+    $("execute").disabled = session.expired;
+  }
+}
+
+// ---------------------------------------------------------------- copy as code
+const LANGUAGE_NAMES = { curl: "curl command", python: "Python script", javascript: "JavaScript" };
+
+/** Ask the server for the code of the current call (it checks the call as Execute would). */
+async function copyCode() {
+  const op = state.operation;
+  const request = currentRequest();
+  if (!request) return;
+  const language = $("copy-language").value;
+  const payload = { operationId: op.operationId, pathParams: request.pathParams, query: request.query };
+  if (request.body !== undefined) payload.body = request.body;
+  const result = await call("POST", "/ui/api-explorer/snippets", payload);
+  if (!result.ok) {
+    handleResult(result, op);
+    return;
+  }
+  const code = result.data[language];
+  const area = $("code-text");
+  area.value = code;
+  $("code-label").textContent = LANGUAGE_NAMES[language];
+  show(area, true);
+  const note = "Replace <your API key> with your Clockify API key (Profile settings → API).";
+  try {
+    await navigator.clipboard.writeText(code);
+    $("copy-status").textContent = `${LANGUAGE_NAMES[language]} copied. ${note}`;
+  } catch (error) {
     area.focus();
     area.select();
-    $("copy-status").textContent = "Copy the selected command with Ctrl+C (the token is masked).";
+    $("copy-status").textContent = `Copy the selected ${LANGUAGE_NAMES[language]} with Ctrl+C. ${note}`;
   }
-}
-
-// ---------------------------------------------------------------- workspace data panel
-let dataLoaded = false;
-async function loadDataPanel(force = false) {
-  if (dataLoaded && !force) return;
-  dataLoaded = true;
-  loadBootstrapStatus();
-  const result = await call("GET", "/ui/workspace-data");
-  const box = clear($("data-counts"));
-  if (!result.ok) {
-    box.append(el("p", { className: "muted" }, `Cached data is unavailable (${result.status}).`));
-    return;
-  }
-  const entries = Object.entries(result.data.counts || {});
-  if (!entries.length) {
-    box.append(el("p", { className: "muted" }, "Nothing is cached for this workspace yet."));
-  } else {
-    box.append(el("ul", { className: "counts" }, entries.map(([source, count]) =>
-      el("li", {}, el("button", { type: "button", className: "secondary small", onclick: () => loadItems(source, 1) }, `${source} (${count})`)))));
-  }
-  box.append(freshnessView(result.data.collections || []));
-}
-
-function freshnessView(collections) {
-  return el("details", { id: "data-freshness" }, el("summary", {}, "How each collection stays fresh"),
-    el("ul", {}, collections.map((c) => el("li", {},
-      el("strong", {}, c.source), ": ",
-      c.freshness === "events" ? "webhook events" : "periodic refresh",
-      c.lastRefreshedAt ? ` · last listed ${new Date(c.lastRefreshedAt).toLocaleString()}` : " · never listed"))));
-}
-
-async function loadBootstrapStatus() {
-  const box = $("bootstrap-status");
-  const result = await call("GET", "/bootstrap/status");
-  if (result.status === 404 && (!result.data || result.data.error === "not_found")) {
-    replace(box, el("p", { className: "muted" }, "Bootstrap progress is not available on this server."));
-    return;
-  }
-  if (!result.ok || !result.data) {
-    replace(box, el("p", { className: "muted" }, `Bootstrap progress is unavailable (${(result.data && result.data.message) || result.status}).`));
-    return;
-  }
-  replace(box, bootstrapView(result.data));
-}
-
-function bootstrapView(data) {
-  const job = data.job || data.bootstrap || data;
-  if (job.status === "none") return [el("p", { className: "muted" }, "No bootstrap has run for this workspace yet.")];
-  const done = job.operations_done ?? job.operationsDone;
-  const total = job.operations_total ?? job.operationsTotal;
-  const parts = [el("p", {}, "Status: ", el("strong", {}, String(job.status ?? "unknown")))];
-  if (Number.isFinite(done) && Number.isFinite(total) && total > 0) {
-    parts.push(el("progress", { className: "progress", max: String(total), value: String(done), "aria-label": "Bootstrap progress" }),
-      el("p", { className: "muted" }, `${done} of ${total} operations`));
-  }
-  const items = job.items_stored ?? job.itemsStored;
-  if (items !== undefined) parts.push(el("p", { className: "muted" }, `${items} items stored`));
-  if (job.status === "waiting" && job.resume_at) {
-    parts.push(el("p", { className: "waiting" }, `Clockify is throttling this workspace: the bootstrap resumes at ${new Date(job.resume_at).toLocaleString()}.`));
-  }
-  if (job.started_at) parts.push(el("p", { className: "muted" }, `Started ${new Date(job.started_at).toLocaleString()}`));
-  if (job.finished_at) parts.push(el("p", { className: "muted" }, `Finished ${new Date(job.finished_at).toLocaleString()}`));
-  const errors = job.errors || [];
-  if (Array.isArray(errors) && errors.length) {
-    parts.push(el("details", {}, el("summary", {}, `${errors.length} error${errors.length === 1 ? "" : "s"}`),
-      el("pre", { className: "body" }, JSON.stringify(errors, null, 2))));
-  }
-  return parts;
-}
-
-async function startBootstrap() {
-  const button = $("bootstrap-start");
-  button.disabled = true;
-  const result = await call("POST", "/bootstrap");
-  button.disabled = false;
-  if (result.status === 202 || result.status === 409) {
-    $("bootstrap-message").textContent = result.status === 202 ? "Bootstrap started." : "A bootstrap is already running.";
-  } else {
-    $("bootstrap-message").textContent = `Could not start a bootstrap: ${(result.data && result.data.message) || result.status}`;
-  }
-  loadBootstrapStatus();
-}
-
-async function loadItems(source, page) {
-  const box = clear($("data-items"));
-  const params = new URLSearchParams({ source, page: String(page), pageSize: "25" });
-  const result = await call("GET", `/ui/workspace-data?${params}`);
-  if (!result.ok) {
-    box.append(el("p", { className: "muted" }, `Could not load ${source} (${result.status}).`));
-    return;
-  }
-  const { items, total, pageSize } = result.data;
-  const pages = Math.max(1, Math.ceil(total / pageSize));
-  box.append(el("h3", {}, `${source}: page ${page} of ${pages}`));
-  box.append(el("ul", { className: "items" }, items.map((item) => el("li", {}, el("details", {},
-    el("summary", {}, item.name || item.entityId),
-    el("pre", { className: "body" }, JSON.stringify(item.data, null, 2)))))));
-  box.append(el("div", { className: "pager" },
-    el("button", { type: "button", className: "secondary small", disabled: page <= 1, onclick: () => loadItems(source, page - 1) }, "Previous"),
-    el("button", { type: "button", className: "secondary small", disabled: page >= pages, onclick: () => loadItems(source, page + 1) }, "Next")));
 }
 
 // ---------------------------------------------------------------- wiring
+const isAdmin = ["OWNER", "ADMIN"].includes(String(bootstrap.role || "").toUpperCase());
+const eventsTab = new EventsTab({ call, renderPayload: (payload, name) => jsonViewer(payload, name) });
+const dataTab = new DataTab({ call, isAdmin, viewer: jsonViewer });
+const historyTab = new HistoryTab({
+  call,
+  isAdmin,
+  onOpen: (item) => openFromHistory(item, false),
+  onRunAgain: (item) => openFromHistory(item, true),
+});
+
 function wire() {
   setupTabs();
   $("search").addEventListener("input", (event) => state.catalog && renderList(event.target.value));
@@ -436,10 +420,10 @@ function wire() {
     $("raw-editor").value = JSON.stringify(state.form.read(), null, 2);
   });
   $("raw-from-form").addEventListener("click", () => { $("raw-editor").value = JSON.stringify(state.form.read(), null, 2); });
-  $("copy-curl").addEventListener("click", copyCurl);
-  $("bootstrap-refresh").addEventListener("click", () => loadDataPanel(true));
-  $("bootstrap-start").addEventListener("click", startBootstrap);
-  show($("bootstrap-start"), ["OWNER", "ADMIN"].includes(String(bootstrap.role || "").toUpperCase()));
+  $("copy-code").addEventListener("click", copyCode);
+  $("fetch-all").addEventListener("click", fetchAll);
+  $("pages-cancel").addEventListener("click", () => { if (pagesRun) pagesRun.abort(); $("fetch-all").focus(); });
+  show($("tab-events"), isAdmin);
   document.addEventListener("keydown", (event) => {
     if (event.key === "Escape" && !$("confirm-panel").hidden) { show($("confirm-panel"), false); $("execute").focus(); }
   });

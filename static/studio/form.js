@@ -69,6 +69,15 @@ export class OperationForm {
     return out;
   }
 
+  /** Write a stored request ({pathParams, query, body}) into a fresh form's fields. */
+  load(request) {
+    for (const [location, key] of [["path", "pathParams"], ["query", "query"]]) {
+      const values = (request && request[key]) || {};
+      for (const [name, node] of this.sections[location]) if (values[name] !== undefined) node.write(values[name]);
+    }
+    if (this.body && request && request.body !== undefined) this.body.write(request.body);
+  }
+
   /** Write examples into empty required fields (and every empty path parameter). */
   fillExamples() {
     for (const node of this.fields) {

@@ -69,6 +69,7 @@ BAD_VALUES = [
     ("ADDON_SCOPES", "CLIENT_READ,EVERYTHING"),
     ("STUDIO_ACCESS_LEVEL", "OWNERS"),
     ("STUDIO_ALLOW_INSTALLATION_TOKEN", "sometimes"),
+    ("STUDIO_MAX_PAGES", "0"),
     ("FRAME_ANCESTORS", "'self'; script-src *"),
     ("BOOTSTRAP_PAGE_SIZE", "0"),
     ("BOOTSTRAP_TIME_ENTRIES_DAYS", "-1"),

@@ -3,67 +3,15 @@ served over HTTP (werkzeug in a thread) and the fake Clockify."""
 
 from __future__ import annotations
 
-import threading
-import time
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import WSGIRequestHandler, make_server
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
 OUTPUT = ROOT / "test-output"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 WORKSPACE, ADDON_ID = "ws-studio-1", "addon-studio-1"
-
-
-class _QuietHandler(WSGIRequestHandler):
-    """No access log: the page URL carries a token."""
-
-    def log_request(self, *args, **kwargs):
-        pass
-
-
-@pytest.fixture(scope="module")
-def live_server(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 360, "height": 900})
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.set_default_timeout(10_000)
-    yield page
-    context.close()
-    assert errors == [], f"JavaScript errors on the page: {errors}"
-
-
-@pytest.fixture
-def fake_token(signer, installation, fake_clockify):
-    """A user token whose backendUrl/reportsUrl point at the fake Clockify."""
-    return signer.make_token(workspaceId=WORKSPACE, addonId=ADDON_ID, user="user-1", workspaceRole="OWNER",
-                             theme="DEFAULT", language="EN", backendUrl=fake_clockify.api_url,
-                             reportsUrl=fake_clockify.reports_url, exp=int(time.time()) + 1800)
 
 
 def open_studio(page, live_server, token):
@@ -240,16 +188,23 @@ def test_raw_json_overrides_the_form(page, live_server, fake_token, fake_clockif
     assert fake_clockify.requests()[0].query == {"name": ["Gemini"], "page": ["2"]}
 
 
-def test_copy_as_curl_masks_the_token(page, live_server, fake_token, fake_clockify):
+@pytest.mark.parametrize(("language", "start"), [
+    ("curl", "curl -X GET '{url}/v1/workspaces/{ws}/projects?name=O%27Neil"),
+    ("python", "import requests"),
+    ("javascript", 'const response = await fetch("{url}/v1/workspaces/{ws}/projects?name=O%27Neil'),
+])
+def test_copy_as_code_uses_an_api_key_placeholder(page, live_server, fake_token, fake_clockify, language, start):
     open_studio(page, live_server, fake_token)
     open_operation(page, "get all projects", "getProjects")
     show_optional(page)
     page.fill("[data-key='query:name']", "O'Neil")
-    page.click("#copy-curl")
-    page.wait_for_selector("#curl-text:not([hidden])")
-    command = page.input_value("#curl-text")
-    assert command.startswith(f"curl -X GET '{fake_clockify.api_url}/v1/workspaces/{WORKSPACE}/projects?name=O")
-    assert "X-Addon-Token: <your-addon-token>" in command and fake_token not in command
+    page.select_option("#copy-language", language)
+    page.click("#copy-code")
+    page.wait_for_selector("#code-text:not([hidden])")
+    code = page.input_value("#code-text")
+    assert code.startswith(start.format(url=fake_clockify.api_url, ws=WORKSPACE))
+    assert "<your API key>" in code and fake_token not in code
+    assert fake_clockify.requests() == []
 
 
 def test_workspace_data_panel(app, page, live_server, fake_token):
@@ -268,9 +223,13 @@ def test_workspace_data_panel(app, page, live_server, fake_token):
     page.click("#tab-data")
     page.wait_for_selector("#bootstrap-status >> text=No bootstrap has run")
     page.click("text=projects (2)")
-    page.wait_for_selector("#data-items li")
-    assert page.locator("#data-items summary").all_text_contents() == ["<b>Apollo</b>", "Gemini"]
+    page.wait_for_selector("#data-items table.data tbody tr")
+    names = page.locator("#data-items th[data-column=name]").evaluate("th => th.cellIndex")
+    cells = [row.locator("td").nth(names).text_content() for row in page.locator("#data-items tbody tr").all()]
+    assert cells == ["<b>Apollo</b>", "Gemini"]
     assert page.locator("#data-items b").count() == 0
+    page.fill("#data-search", "gem")
+    page.locator("#data-items h3", has_text="1 item matching").wait_for()
 
     page.click("#bootstrap-start")  # the token is an OWNER's
     page.wait_for_selector("#bootstrap-message >> text=Bootstrap started.")
