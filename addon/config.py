@@ -122,6 +122,13 @@ class Settings:
     def __reduce__(self):
         return Settings, (self._values,)
 
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with ``changes`` (setting names) applied, unvalidated: for tests."""
+        unknown = set(changes) - set(self._values)
+        if unknown:
+            raise AttributeError(f"Settings has no {sorted(unknown)}")
+        return Settings({**self._values, **changes})
+
     @property
     def embedded_redis(self) -> bool:
         """True when no Redis is configured and the app runs fakeredis with an in-process worker."""

@@ -1,7 +1,6 @@
 """Which keys the app trusts: Clockify's (or the configured one), plus the local development key
 in ``development`` only."""
 
-from dataclasses import replace
 
 import pytest
 from flask import Flask
@@ -27,7 +26,7 @@ def dev_token(app):
 
 @pytest.mark.parametrize(("env", "trusted"), [("development", True), ("test", False), ("production", False)])
 def test_the_development_key_is_trusted_in_development_only(app, dev_token, env, trusted):
-    verifier = verifier_for(replace(app.config["SETTINGS"], env=env))
+    verifier = verifier_for(app.config["SETTINGS"].replace(env=env))
     if trusted:
         assert verifier.verify(dev_token).workspace_id == "ws-1"
     else:

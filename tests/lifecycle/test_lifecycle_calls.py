@@ -87,9 +87,13 @@ def test_deleted_soft_deletes_cancels_queued_work_and_enqueues_cleanup(app, kit,
         (f"purge-{WS}", "addon.jobs.purge.purge_workspace", (WS,))]
     with app.app_context():
         assert db.session.execute(db.select(BootstrapRun.status)).scalars().all() == ["cancelled"]
-        # Webhook tokens are kept so a late delivery is told apart from a forgery.
-        assert len(db.session.execute(db.select(InstallationWebhook)).scalars().all()) == 20
-        assert webhooks.find_by_token(WS, installed.webhook_tokens["NEW_TIME_ENTRY"]) is not None
+        # Webhook tokens are erased but their rows and digests kept, so a late delivery is told
+        # apart from a forgery.
+        rows = db.session.execute(db.select(InstallationWebhook)).scalars().all()
+        assert len(rows) == 20 and all(r.token is None and r.token_digest for r in rows)
+        token = installed.webhook_tokens["NEW_TIME_ENTRY"]
+        target = webhooks.find_delivery_target(WS, installed.webhook_paths["NEW_TIME_ENTRY"], token)
+        assert target is not None and not target.installation_active
 
 
 def test_deleted_twice_answers_200_both_times_without_new_jobs(app, kit, queued):
