@@ -25,6 +25,7 @@ from redis.connection import parse_url as parse_redis_url
 
 from .clockify import events as contract_events
 from .clockify import schemas as contract_schemas
+from .clockify.hosts import HostPattern
 from .clockify.tokens import load_public_key
 
 ENVIRONMENTS = ("development", "test", "production")
@@ -329,10 +330,20 @@ _DOMAIN = re.compile(r"^(\*\.)?[A-Za-z0-9.-]+(:\d{1,5})?$")
 
 def _domains(raw) -> tuple[str, ...]:
     domains = tuple(d.lower() for d in _list(raw, "CLOCKIFY_ALLOWED_API_DOMAINS"))
-    bad = [d for d in domains if not _DOMAIN.match(d)]
+    bad = [d for d in domains if not _DOMAIN.match(d) or not _host_pattern_ok(d)]
     if not domains or bad:
         raise ConfigError(f"CLOCKIFY_ALLOWED_API_DOMAINS has an invalid host pattern: {bad[0] if bad else '(empty)'!r}")
     return domains
+
+
+def _host_pattern_ok(pattern: str) -> bool:
+    """True when the outbound host guard accepts ``pattern`` (no trailing dot, no ambiguous
+    numeric host): refused here, it names the variable at start-up instead of failing a call."""
+    try:
+        HostPattern.parse(pattern)
+    except ValueError:
+        return False
+    return True
 
 
 # A source list is printable ASCII; ';' or ',' would smuggle in other directives or policies.
