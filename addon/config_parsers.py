@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from redis.connection import parse_url as parse_redis_url
 
 from .clockify import events as contract_events
+from .clockify.hosts import HostPattern
 from .clockify.tokens import load_public_key
 
 Parser = Callable[[str, "str | None"], Any]
@@ -175,10 +176,20 @@ _DOMAIN = re.compile(r"^(\*\.)?[A-Za-z0-9.-]+(:\d{1,5})?$")
 def domains(name: str, value: str | None) -> tuple[str, ...]:
     """Host patterns (``*.`` wildcard, optional ``:port``), lower-cased."""
     patterns = tuple(d.lower() for d in names(name, value))
-    bad = [d for d in patterns if not _DOMAIN.match(d)]
+    bad = [d for d in patterns if not _DOMAIN.match(d) or not _host_pattern_ok(d)]
     if not patterns or bad:
         raise ConfigError(f"{name} has an invalid host pattern: {bad[0] if bad else '(empty)'!r}")
     return patterns
+
+
+def _host_pattern_ok(pattern: str) -> bool:
+    """True when the outbound host guard accepts ``pattern`` (no trailing dot, no ambiguous
+    numeric host): refused here, it names the variable at start-up instead of failing a call."""
+    try:
+        HostPattern.parse(pattern)
+    except ValueError:
+        return False
+    return True
 
 
 # A source list is printable ASCII; ';' or ',' would smuggle in other directives or policies.

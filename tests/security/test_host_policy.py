@@ -12,6 +12,7 @@ import requests
 from confusable_urls import CONFUSABLE_URLS, TRAP_HOST, confusable_ids
 from urllib3.util import parse_url
 
+from addon import create_app
 from addon.clockify.client import ClockifyClient, HostNotAllowed, join_url
 from addon.clockify.hosts import HostPattern, HostPolicy, Target, valid_host
 from addon.clockify.transport import GuardedAdapter
@@ -169,3 +170,10 @@ def test_the_clients_session_carries_the_guard(policy):
     for prefix in ("http://", "https://"):
         adapter = client.session.get_adapter(prefix + "x")
         assert isinstance(adapter, GuardedAdapter) and adapter.policy is policy
+
+
+@pytest.mark.parametrize("patterns", ["api.clockify.me.", "*.clockify.me,2130706433", "0x7f.0.0.1", "127.1:80"])
+def test_start_up_refuses_patterns_the_guard_would_refuse(base_overrides, patterns):
+    with pytest.raises(SystemExit) as raised:
+        create_app({**base_overrides, "CLOCKIFY_ALLOWED_API_DOMAINS": patterns})
+    assert str(raised.value.code).startswith("configuration error: CLOCKIFY_ALLOWED_API_DOMAINS")
