@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, current_app, jsonify, redirect, render_template, request
 
+from .. import jobs_health
 from ..clockify.json_text import storable_text
 from ..errors import BadRequest, NotFound, ValidationFailed
 from ..store import bootstrap_runs, workspace_data
@@ -43,7 +44,7 @@ def index():
         "dev_index.html", settings=settings, sandbox=sandbox, installations=installations,
         workspace_id=workspace_id, studio_links=_studio_links(settings, sandbox, installations),
         events=[(event, _entity_label(event.payload)) for event in event_store.page(per_page=RECENT_EVENTS).items],
-        counts=operator_store.event_counts_by_status(),
+        counts=operator_store.event_counts_by_status(), jobs=jobs_health.snapshot(),
         subscribed=sandbox.deliverer.subscribed_events(sandbox.workspace_id) if sandbox else [],
         deliveries=sandbox.deliverer.deliveries()[:10] if sandbox else [],
         sent=request.args.get("sent"), sent_statuses=request.args.get("statuses"), now=datetime.now(UTC))
