@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from addon.extensions import db
-from addon.models import BootstrapRun, Installation, LifecycleOutbox
+from addon.models import BootstrapRun, Installation, InstallationWebhook, LifecycleOutbox
 from addon.queueing import PRIORITY_ORDER, get_queue, get_redis
 from addon.testkit.clockify_calls import ClockifySimulator, FlaskTransport
 from addon.workers import AppSimpleWorker, run_sweeps
@@ -119,7 +119,13 @@ def test_deleted_with_redis_down(app, clockify, clockify_redis_down, fake_clocki
     settle(app)
     settle(app)
     assert pending_outbox(app) == [] and status(app) == "DELETED"
-    assert calls(fake_clockify, "DELETE") == VIA_API and fake_clockify.webhooks(WS) == []
+    # DELETED erased the installation token (Clockify revokes it at uninstall): the deregistration
+    # ran once and recorded each API webhook as refused, without calling Clockify.
+    assert calls(fake_clockify, "DELETE") == 0
+    with app.app_context():
+        rows = db.session.execute(db.select(InstallationWebhook).filter(
+            InstallationWebhook.clockify_webhook_id.is_not(None))).scalars().all()
+        assert len(rows) == VIA_API and {row.status for row in rows} == {"delete_refused"}
 
 
 @pytest.mark.parametrize("retried", [True, False], ids=["retried", "not-retried"])
