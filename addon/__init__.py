@@ -18,6 +18,7 @@ from . import auth, crypto, metrics, queueing
 from .config import VARIABLES, ConfigError, load_settings, read_environ
 from .errors import register_error_handlers
 from .extensions import db, migrate
+from .jobs import callbacks as job_callbacks
 from .request_context import HEADER as REQUEST_ID_HEADER
 from .request_context import bind, sanitize
 from .web.connection import CloseUnreadBodies
@@ -88,6 +89,9 @@ def create_app(overrides: Mapping[str, Any] | None = None, instance_path: str | 
         app.extensions[JobsWatcher.EXTENSION_KEY] = watcher
         app.before_request(watcher.ensure_started)
     return app
+
+
+job_callbacks.use_app_factory(create_app)
 
 
 def _engine_options(url: str) -> dict:

@@ -24,7 +24,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..logs import is_secret_field, redact
 from . import events
 
 EVENT_TYPE_HEADER = "Clockify-Webhook-Event-Type"
@@ -177,12 +176,6 @@ def entity_id(event_type: str, body: ParsedBody) -> str | None:
     if isinstance(value, str) and 0 < len(value.strip()) <= _ENTITY_ID_MAX_LENGTH:
         return value.strip()
     return None
-
-
-def storable_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    """The request headers to keep with an event: credentials (``is_secret_field``) dropped,
-    token-looking values redacted."""
-    return {name: redact(value) for name, value in headers.items() if not is_secret_field(name)}
 
 
 def event_label(event_type: str | None) -> str:

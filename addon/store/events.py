@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 import functools
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -21,6 +21,7 @@ from sqlalchemy.engine import Row
 
 from ..clockify.deliveries import DedupeKey
 from ..extensions import db
+from ..logs import is_secret_field, redact
 from ..models import LatestDelivery, WebhookEvent, utcnow
 
 _INSERT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
@@ -277,3 +278,9 @@ def event_types(workspace_id: str) -> list[str]:
     return list(db.session.execute(
         db.select(WebhookEvent.event_type).where(WebhookEvent.workspace_id == workspace_id)
         .distinct().order_by(WebhookEvent.event_type)).scalars())
+
+
+def storable_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """The request headers to keep with an event: credentials (``is_secret_field``) dropped,
+    token-looking values redacted."""
+    return {name: redact(value) for name, value in headers.items() if not is_secret_field(name)}

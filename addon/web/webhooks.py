@@ -97,7 +97,7 @@ def _ingest(category: str):
         workspace_id, event_type=event_type, route=category, known_event=verdict.known,
         dedupe=deliveries.dedupe_key(event_type, raw, body, deliveries.delivery_id(request.headers)),
         window_seconds=current_app.config["SETTINGS"].webhook_dedupe_window_seconds,
-        payload=body.text, headers=deliveries.storable_headers(request.headers))
+        payload=body.text, headers=event_store.storable_headers(request.headers))
     if not stored.created:
         _count("duplicate")
         return jsonify(status="duplicate", duplicate=True, id=str(stored.id))
