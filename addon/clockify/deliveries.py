@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from . import events
+from .lifecycle import HeaderLookup
 
 EVENT_TYPE_HEADER = "Clockify-Webhook-Event-Type"
 TOKEN_HEADER = "Clockify-Signature"
@@ -76,9 +77,9 @@ def event_type_of(header_value: str | None, body: ParsedBody) -> str | None:
         return value if _EVENT_NAME.match(value) else None
     if body.ok and isinstance(body.value, dict):
         for name in BODY_EVENT_TYPE_FIELDS:
-            value = body.value.get(name)
-            if isinstance(value, str) and _EVENT_NAME.match(value.strip()):
-                return value.strip()
+            field = body.value.get(name)
+            if isinstance(field, str) and _EVENT_NAME.match(field.strip()):
+                return field.strip()
     return None
 
 
@@ -124,7 +125,7 @@ def payload_workspace_ids(value: Any) -> set[str]:
     return found
 
 
-def delivery_id(headers: Mapping[str, str]) -> str | None:
+def delivery_id(headers: HeaderLookup) -> str | None:
     """A well-formed delivery id header, if the sender gave one."""
     for name in DELIVERY_ID_HEADERS:
         value = (headers.get(name) or "").strip()
