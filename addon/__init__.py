@@ -18,6 +18,7 @@ from . import auth, crypto, metrics, queueing
 from .config import VARIABLES, ConfigError, load_settings, read_environ
 from .errors import register_error_handlers
 from .extensions import db, migrate
+from .jobs import callbacks as job_callbacks
 from .request_context import HEADER as REQUEST_ID_HEADER
 from .request_context import bind, sanitize
 from .web.connection import CloseUnreadBodies
@@ -55,7 +56,9 @@ def create_app(overrides: Mapping[str, Any] | None = None, instance_path: str | 
     )
     app.config.update({k: v for k, v in overrides.items() if k not in _VARIABLE_NAMES})
     # One trusted proxy hop (Heroku's router); more hops would let clients spoof remote_addr.
-    app.wsgi_app = CloseUnreadBodies(ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_port=1))
+    # Flask documents wrapping wsgi_app by assignment; its stubs declare a method.
+    app.wsgi_app = CloseUnreadBodies(  # type: ignore[method-assign]
+        ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_port=1))
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True, compare_type=True)
@@ -88,6 +91,9 @@ def create_app(overrides: Mapping[str, Any] | None = None, instance_path: str | 
         app.extensions[JobsWatcher.EXTENSION_KEY] = watcher
         app.before_request(watcher.ensure_started)
     return app
+
+
+job_callbacks.use_app_factory(create_app)
 
 
 def _engine_options(url: str) -> dict:

@@ -131,10 +131,10 @@ def register_cli(app) -> None:
                    "manifest.json is made).")
 def manifest_write(output: Path | None, defaults: bool) -> None:
     """Validate the manifest against its schema and write it as JSON."""
-    from . import ROOT
+    from . import ROOT, config
     from .clockify import manifest
 
-    settings = manifest.default_settings() if defaults else current_app.config["SETTINGS"]
+    settings = config.default_settings() if defaults else current_app.config["SETTINGS"]
     path = output or ROOT / "manifest.json"
     try:
         written = manifest.write_manifest(settings, path)

@@ -13,6 +13,7 @@ on what is valid.
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Mapping
 from dataclasses import FrozenInstanceError, dataclass
 from pathlib import Path
@@ -220,3 +221,11 @@ def log_format(value: str | None, env: str) -> str:
     :raise ConfigError: for anything but ``text`` or ``json``.
     """
     return P.log_format("LOG_FORMAT", value) or ("text" if env == "development" else "json")
+
+
+def default_settings() -> Settings:
+    """Settings with every variable at its documented default, in development (production
+    refuses the defaults' http ``BASE_URL`` and SQLite): the ones the committed
+    ``manifest.json`` is generated from (``flask manifest write --defaults``)."""
+    with tempfile.TemporaryDirectory() as instance:  # the default settings generate a key file
+        return load_settings({"ADDON_ENV": "development"}, instance)

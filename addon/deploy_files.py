@@ -49,7 +49,8 @@ def procfile_process_types(root: Path = ROOT) -> dict[str, str]:
 def render_app_json(root: Path = ROOT) -> str:
     """The text of ``app.json``."""
     by_name = {v.name: v for v in VARIABLES}
-    env = {"ADDON_ENV": {"description": by_name["ADDON_ENV"].description, "value": "production"}}
+    env: dict[str, dict[str, str | bool]] = {
+        "ADDON_ENV": {"description": by_name["ADDON_ENV"].description, "value": "production"}}
     provided = set(ADDONS.values())
     for name in REQUIRED_IN_PRODUCTION:
         if name not in provided:

@@ -116,7 +116,7 @@ def register_error_handlers(app) -> None:
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException):
-        code = _HTTP_CODES.get(error.code) or (error.name or "error").lower().replace(" ", "_")
+        code = _HTTP_CODES.get(error.code or 500) or (error.name or "error").lower().replace(" ", "_")
         # Keep the headers the status needs (Allow on 405, WWW-Authenticate on 401...).
         headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
         return error_response(error.code or 500, code, error.description or error.name, headers)

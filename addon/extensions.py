@@ -1,8 +1,10 @@
 """Flask extensions, created once here and bound to each app in ``create_app``."""
 
+from typing import TYPE_CHECKING, cast
+
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import MetaData
+from sqlalchemy import CursorResult, Executable, MetaData
 from sqlalchemy.orm import DeclarativeBase
 
 # Named constraints keep Alembic able to alter them later, SQLite batch mode included.
@@ -20,4 +22,17 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+
+# The base class of the tables. flask-sqlalchemy builds ``db.Model`` at run time as a subclass of
+# ``Base``; a type checker cannot follow that, so it sees ``Base`` itself (whose columns it types).
+if TYPE_CHECKING:
+    Model = Base
+else:
+    Model = db.Model
 migrate = Migrate()
+
+
+def execute_dml(statement: Executable) -> CursorResult:
+    """Run an INSERT, UPDATE or DELETE on the session. Its result is a ``CursorResult`` (with
+    ``rowcount``); ``Session.execute`` is typed with the generic ``Result``."""
+    return cast(CursorResult, db.session.execute(statement))

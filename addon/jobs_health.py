@@ -25,6 +25,7 @@ import time
 import weakref
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import cast
 
 from flask import current_app
 from redis.exceptions import RedisError
@@ -114,7 +115,7 @@ def snapshot(max_age: float = CACHE_SECONDS) -> JobsHealth:
 
     A fresh measurement that finds a stalled queue also logs the once-a-minute warning.
     """
-    app = current_app._get_current_object()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]  # a LocalProxy method; stubs say Flask
     cache = app.extensions.setdefault(EXTENSION_KEY, _Cache())
     with cache.lock:
         if cache.value is None or time.monotonic() - cache.taken > max_age:
@@ -172,7 +173,8 @@ def _queue_figures(name: str, now: float, oldest_received: float | None) -> Queu
     waiting_since = [t for t in (_oldest_job_enqueued_at(queue), oldest_received) if t is not None]
     if not waiting_since:
         return QueueFigures(workers, depth)
-    last_served = connection.get(served_key(name))
+    # redis-py types a sync client's replies as maybe-awaitable.
+    last_served = cast(bytes | None, connection.get(served_key(name)))
     since = max(min(waiting_since), float(last_served) if last_served else 0.0)
     return QueueFigures(workers, depth, max(0.0, now - since))
 

@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from .crypto import EncryptedText, token_digest
-from .extensions import db
+from .extensions import Model
 
 JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 # SQLite only autoincrements INTEGER PRIMARY KEY; PostgreSQL gets 64-bit ids.
@@ -43,7 +43,7 @@ class InstallationStatus(enum.StrEnum):
     DELETED = "DELETED"
 
 
-class Installation(db.Model):
+class Installation(Model):
     """One Clockify workspace that installed the add-on (soft-deleted on uninstall)."""
 
     __tablename__ = "installations"
@@ -82,7 +82,7 @@ class Installation(db.Model):
         return f"<Installation {self.workspace_id} {self.status}>"
 
 
-class InstallationWebhook(db.Model):
+class InstallationWebhook(Model):
     """A webhook of an installation: declared in the manifest or registered through the API.
 
     ``token_digest`` finds a delivery's token in one indexed lookup; ``token`` keeps the secret
@@ -114,7 +114,7 @@ class InstallationWebhook(db.Model):
         return f"<InstallationWebhook {self.workspace_id} {self.path} {self.event or '*'} {self.status}>"
 
 
-class WebhookEvent(db.Model):
+class WebhookEvent(Model):
     """Immutable ledger of accepted webhook deliveries; only the processing fields change.
 
     ``dedupe_key`` is the delivery's dedupe subject (not unique: an entity changes many times);
@@ -142,7 +142,7 @@ class WebhookEvent(db.Model):
         return f"<WebhookEvent {self.id} {self.workspace_id} {self.event_type} {self.status}>"
 
 
-class ApiCall(db.Model):
+class ApiCall(Model):
     """Audit trail of API Studio calls (parameters stored with secrets redacted)."""
 
     __tablename__ = "api_calls"
@@ -179,7 +179,7 @@ class BootstrapRunStatus(enum.StrEnum):
 ACTIVE_RUN_STATUSES = (BootstrapRunStatus.PENDING, BootstrapRunStatus.RUNNING, BootstrapRunStatus.WAITING)
 
 
-class BootstrapRun(db.Model):
+class BootstrapRun(Model):
     """One bootstrap run of a workspace (a full load, or a refresh of some ``sources``).
 
     Progress lives in its ``BootstrapCheckpoint`` rows; ``heartbeat_at`` is renewed by the job
@@ -222,7 +222,7 @@ class CheckpointState(enum.StrEnum):
     FAILED = "failed"
 
 
-class BootstrapCheckpoint(db.Model):
+class BootstrapCheckpoint(Model):
     """Where one listing of a run stands: the next page to fetch and the items stored so far.
 
     One row per listing, written in the transaction that stores each page's entities.
@@ -243,7 +243,7 @@ class BootstrapCheckpoint(db.Model):
     updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
 
 
-class WorkspaceData(db.Model):
+class WorkspaceData(Model):
     """A cached Clockify entity. ``source`` names its kind (``projects``, ``time-entries``, ...)."""
 
     __tablename__ = "workspace_data"
@@ -258,7 +258,7 @@ class WorkspaceData(db.Model):
     fetched_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
 
-class LatestDelivery(db.Model):
+class LatestDelivery(Model):
     """The latest delivery stored per workspace, event type and dedupe subject (an entity, a
     delivery id, or a body without entity): a delivery repeating it is a duplicate.
 
@@ -278,7 +278,7 @@ class LatestDelivery(db.Model):
     expires_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
 
 
-class LifecycleOutbox(db.Model):
+class LifecycleOutbox(Model):
     """The jobs a lifecycle state change implies, written in the transaction of the change.
 
     ``steps`` are done in order (``addon.jobs.lifecycle_outbox``); ``steps_done`` counts those

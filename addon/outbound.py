@@ -61,7 +61,7 @@ def host_not_allowed() -> Forbidden:
 
 
 def _built() -> tuple[ClockifyClient, RateLimiter]:
-    app = current_app._get_current_object()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]  # a LocalProxy method; stubs say Flask
     built = app.extensions.get(EXTENSION_KEY)
     if built is None or built[0] != os.getpid():
         built = (os.getpid(), *_build(app))

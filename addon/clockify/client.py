@@ -155,6 +155,8 @@ class ClockifyClient:
                 requests.Request(method.upper(), url, params=params, json=json, headers=outgoing))
         except requests.RequestException as exc:
             raise ClockifyError(f"Could not send {method} {_where(url)}: {type(exc).__name__}") from None
+        if prepared.url is None:  # requests always sets it when preparing
+            raise ClockifyError(f"Could not send {method} {_where(url)}: no URL prepared")
         self.hosts.check(prepared.url)
         return prepared
 
@@ -172,6 +174,8 @@ class ClockifyClient:
         """
         retries = self.max_retries if max_retries is None else max_retries
         method, url = prepared.method, prepared.url
+        if method is None or url is None:
+            raise ClockifyError("Could not send a request that was not prepared (ClockifyClient.prepare).")
         attempt = 0
         while True:
             attempt += 1
@@ -191,7 +195,7 @@ class ClockifyClient:
                 continue
             except requests.RequestException as exc:
                 raise ClockifyError(f"Could not send {method} {_where(url)}: {type(exc).__name__}") from None
-            response = _response(method, prepared.url, raw, (time.monotonic() - started) * 1000, attempt)
+            response = _response(method, url, raw, (time.monotonic() - started) * 1000, attempt)
             self.on_response(str(response.status))
             if response.status != 429 and response.status < 500:
                 log.debug("clockify %s %s -> %d in %.0f ms (attempt %d)", method, _where(url), response.status,

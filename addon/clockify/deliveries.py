@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..logs import is_secret_field, redact
 from . import events
+from .lifecycle import HeaderLookup
 
 EVENT_TYPE_HEADER = "Clockify-Webhook-Event-Type"
 TOKEN_HEADER = "Clockify-Signature"
@@ -77,9 +77,9 @@ def event_type_of(header_value: str | None, body: ParsedBody) -> str | None:
         return value if _EVENT_NAME.match(value) else None
     if body.ok and isinstance(body.value, dict):
         for name in BODY_EVENT_TYPE_FIELDS:
-            value = body.value.get(name)
-            if isinstance(value, str) and _EVENT_NAME.match(value.strip()):
-                return value.strip()
+            field = body.value.get(name)
+            if isinstance(field, str) and _EVENT_NAME.match(field.strip()):
+                return field.strip()
     return None
 
 
@@ -125,7 +125,7 @@ def payload_workspace_ids(value: Any) -> set[str]:
     return found
 
 
-def delivery_id(headers: Mapping[str, str]) -> str | None:
+def delivery_id(headers: HeaderLookup) -> str | None:
     """A well-formed delivery id header, if the sender gave one."""
     for name in DELIVERY_ID_HEADERS:
         value = (headers.get(name) or "").strip()
@@ -177,12 +177,6 @@ def entity_id(event_type: str, body: ParsedBody) -> str | None:
     if isinstance(value, str) and 0 < len(value.strip()) <= _ENTITY_ID_MAX_LENGTH:
         return value.strip()
     return None
-
-
-def storable_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    """The request headers to keep with an event: credentials (``is_secret_field``) dropped,
-    token-looking values redacted."""
-    return {name: redact(value) for name, value in headers.items() if not is_secret_field(name)}
 
 
 def event_label(event_type: str | None) -> str:

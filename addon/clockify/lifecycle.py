@@ -4,11 +4,18 @@ arrives in, and how INSTALLED's ``webhooks[].path`` and ``settings`` map onto ou
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from . import schemas
 
 INSTALLED, DELETED, SETTINGS_UPDATED, STATUS_CHANGED = "INSTALLED", "DELETED", "SETTINGS_UPDATED", "STATUS_CHANGED"
+
+
+class HeaderLookup(Protocol):
+    """Request headers as the contract reads them: a dict, or werkzeug's case-insensitive ``Headers``."""
+
+    def get(self, key: str, /) -> str | None: ...
 
 PATHS: dict[str, str] = {
     INSTALLED: "/lifecycle/installed",
@@ -31,7 +38,7 @@ def official_types() -> frozenset[str]:
     return frozenset(t for v in schemas.VERSIONS for t in schemas.lifecycle_types(v))
 
 
-def token_from(headers: Mapping[str, str]) -> str | None:
+def token_from(headers: HeaderLookup) -> str | None:
     """The lifecycle token of a request: the first non-blank of ``TOKEN_HEADERS``."""
     for name in TOKEN_HEADERS:
         value = (headers.get(name) or "").strip()

@@ -8,7 +8,6 @@ writes; ``validate_manifest`` runs the bundled draft-04 schema over it.
 from __future__ import annotations
 
 import json
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -174,13 +173,3 @@ def write_manifest(settings, path: str | Path) -> dict:
     validate_manifest(manifest)
     Path(path).write_text(render(manifest))
     return manifest
-
-
-def default_settings():
-    """Settings with every variable at its documented default, in development (production
-    refuses the defaults' http ``BASE_URL`` and SQLite): the ones the committed
-    ``manifest.json`` is generated from (``flask manifest write --defaults``)."""
-    from ..config import load_settings
-
-    with tempfile.TemporaryDirectory() as instance:  # the default settings generate a key file
-        return load_settings({"ADDON_ENV": "development"}, instance)

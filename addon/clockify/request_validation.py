@@ -275,7 +275,8 @@ def _parameter_message(cause: BaseException | None) -> str:
     if isinstance(cause, CastError):
         return f"Must be a{'n' if str(cause.type)[:1] in 'aeiou' else ''} {cause.type}."
     if isinstance(cause, InvalidSchemaValue):
-        return "; ".join(_sentence(e.message) for e in cause.schema_errors) or "Invalid value."
+        # jsonschema's ValidationErrors, which openapi-core types as plain Exceptions.
+        return "; ".join(_sentence(getattr(e, "message", str(e))) for e in cause.schema_errors) or "Invalid value."
     return _sentence(str(cause)) if cause is not None else "Invalid value."
 
 

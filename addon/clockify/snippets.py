@@ -13,7 +13,7 @@ import json
 import pprint
 import shlex
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from requests.models import PreparedRequest
 
@@ -35,7 +35,7 @@ class SnippetCall:
         """The call to ``base_url`` + ``path`` with ``query_pairs`` encoded as ``requests`` does."""
         prepared = PreparedRequest()
         prepared.prepare_url(base_url.rstrip("/") + path, query_pairs or None)
-        return cls(method.upper(), prepared.url, body)
+        return cls(method.upper(), cast(str, prepared.url), body)  # prepare_url always sets it
 
     @property
     def body_text(self) -> str | None:

@@ -21,6 +21,7 @@ from pathlib import Path
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.types import Options
 
 BUNDLED_PUBLIC_KEY = Path(__file__).with_name("clockify-addon-public-key.pem")
 ALGORITHM = "RS256"
@@ -211,7 +212,7 @@ class TokenVerifier:
         if header.get("alg") != ALGORITHM:
             raise TokenError("algorithm", f"Only {ALGORITHM} tokens are accepted.")
         # Time claims are checked against the injectable clock below, the rest by hand above.
-        options = {"verify_signature": self.verify_signature, "verify_exp": False, "verify_nbf": False,
+        options: Options = {"verify_signature": self.verify_signature, "verify_exp": False, "verify_nbf": False,
                    "verify_iat": False, "verify_iss": False, "verify_sub": False, "verify_aud": False}
         if not self.verify_signature:
             return self._decode_with(token, None, options)
@@ -228,7 +229,7 @@ class TokenVerifier:
                 continue
         raise TokenError("signature", "The token's signature does not match a trusted key.")
 
-    def _decode_with(self, token: str, key, options: dict) -> dict:
+    def _decode_with(self, token: str, key, options: Options) -> dict:
         try:
             payload = jwt.decode(token, key, algorithms=[ALGORITHM], options=options, leeway=self.leeway)
         except jwt.InvalidSignatureError:

@@ -76,7 +76,7 @@ def run_bootstrap(workspace_id: str, run_id: int, label: str = "s0", slice_secon
     checked = _runnable(workspace_id, run_id)
     if isinstance(checked, SliceEnd):
         return checked
-    run, installation = checked
+    run, installation, token = checked
     # Threads copy this context: bind the id explicitly (RQ's current job is per thread).
     bind(current_request_id() or run.request_id, workspace_id)
     if run.status == BootstrapRunStatus.PENDING:
@@ -86,14 +86,15 @@ def run_bootstrap(workspace_id: str, run_id: int, label: str = "s0", slice_secon
     job = get_current_job()
     bootstrap_runs.attend(run_id, job.id if job is not None else None)
     db.session.commit()
-    run = bootstrap_runs.get(run_id)
+    run = bootstrap_runs.require(run_id)
     seconds = SLICE_SECONDS if slice_seconds is None else slice_seconds
-    result = RunSlice(current_app._get_current_object(), run, token=installation.installation_token,
+    app = current_app._get_current_object()  # type: ignore[attr-defined]  # a LocalProxy method; stubs say Flask
+    result = RunSlice(app, run, token=token,
                       api_url=installation.api_url, seconds=seconds,
                       check=lambda: _ended_as(workspace_id, run_id)).work()
     if result.failures:
         raise result.failures[0]
-    if result.interruption == Interruption.ENDED:
+    if result.interruption == Interruption.ENDED and result.ended_as is not None:  # set together
         return SliceEnd(result.ended_as)
     if result.interruption == Interruption.THROTTLED:
         _hand_over(workspace_id, run_id, _next(label), slice_seconds, delay=result.retry_after)
@@ -101,18 +102,19 @@ def run_bootstrap(workspace_id: str, run_id: int, label: str = "s0", slice_secon
     if result.interruption == Interruption.TIME_UP:
         _hand_over(workspace_id, run_id, _next(label), slice_seconds)
         return SliceEnd.CONTINUED
-    return SliceEnd(finalize(bootstrap_runs.get(run_id)).value)
+    return SliceEnd(finalize(bootstrap_runs.require(run_id)).value)
 
 
-def _runnable(workspace_id: str, run_id: int) -> tuple[BootstrapRun, Installation] | SliceEnd:
-    """The one check of "may this run go on": the run is active, its installation is active,
-    and its API host is allowed. Otherwise the run ends (cancelled, failed) and so does the job."""
+def _runnable(workspace_id: str, run_id: int) -> tuple[BootstrapRun, Installation, str] | SliceEnd:
+    """The one check of "may this run go on": the run is active, its installation is active
+    with a token (returned with it), and its API host is allowed. Otherwise the run ends
+    (cancelled, failed) and so does the job."""
     run = bootstrap_runs.get(run_id)
     if run is None or not run.active:
         db.session.commit()
         return SliceEnd.FINISHED
     installation = installations.get(workspace_id)
-    if installation is None or not installation.is_active:
+    if installation is None or not installation.is_active or installation.installation_token is None:
         bootstrap_runs.finish(run_id, BootstrapRunStatus.CANCELLED)
         db.session.commit()
         return SliceEnd.CANCELLED
@@ -124,7 +126,7 @@ def _runnable(workspace_id: str, run_id: int) -> tuple[BootstrapRun, Installatio
         bootstrap_runs.finish(run_id, BootstrapRunStatus.FAILED)
         db.session.commit()
         return SliceEnd.FAILED
-    return run, installation
+    return run, installation, installation.installation_token
 
 
 def _ended_as(workspace_id: str, run_id: int) -> str | None:
@@ -242,6 +244,6 @@ def run_now(workspace_id: str) -> BootstrapRun:
         run, created = schedule.request_bootstrap(workspace_id, "cli", enqueue=False)
         if created:
             run_bootstrap(workspace_id, run.id, slice_seconds=float("inf"))
-        return bootstrap_runs.get(run.id)
+        return bootstrap_runs.require(run.id)
     finally:
         bind(None)

@@ -91,8 +91,9 @@ def time_window(days: int, now: datetime) -> dict:
 def page_params(op: PlannedOp, page: int, page_size: int) -> list[tuple[str, Any]]:
     """The query of ``page`` (fixed parameters first)."""
     params: list[tuple[str, Any]] = list(op.query)
-    if op.operation.paginated:
-        params += [("page", page), (op.operation.page_size_param, page_size)]
+    size_param = op.operation.page_size_param
+    if size_param is not None:  # paginated
+        params += [("page", page), (size_param, page_size)]
     return params
 
 

@@ -142,7 +142,8 @@ def _run_claimed(workspace_id: str, claimed: list[Row], final: Callable[[Row], b
         events.record_outcomes(outcomes)
         return outcomes
     now = utcnow()
-    lags = [((now - as_utc(e.received_at)).total_seconds(), {}) for e in claimed if e.attempts == 1]
+    lags: list[tuple[float, dict]] = [((now - as_utc(e.received_at)).total_seconds(), {})
+                                      for e in claimed if e.attempts == 1]
     durations, outcomes = [], []
     for event in claimed:
         started = time.monotonic()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 from rq import Callback, Retry
 from rq.exceptions import DuplicateJobError, NoSuchJobError
@@ -87,9 +88,10 @@ def enqueue_bootstrap_slice(workspace_id: str, run_id: int, label: str, *, delay
                             slice_seconds: float | None = None) -> Job:
     """One more slice of a run (a continuation or a resume), after ``delay_seconds`` if given (a
     throttled workspace: the worker is free meanwhile; RQ's scheduler enqueues it when due)."""
-    options = dict(job_id=bootstrap_slice_job_id(workspace_id, run_id, label), workspace_id=workspace_id,
-                   job_timeout=BOOTSTRAP_TIMEOUT, retry=Retry(max=3, interval=[10, 60, 300]),
-                   on_failure=Callback(BOOTSTRAP_FAILURE))
+    options: dict[str, Any] = dict(
+        job_id=bootstrap_slice_job_id(workspace_id, run_id, label), workspace_id=workspace_id,
+        job_timeout=BOOTSTRAP_TIMEOUT, retry=Retry(max=3, interval=[10, 60, 300]),
+        on_failure=Callback(BOOTSTRAP_FAILURE))
     args = (workspace_id, run_id, label, slice_seconds)
     if delay_seconds > 0:
         return enqueue_in(BOOTSTRAP, delay_seconds, BOOTSTRAP_JOB, *args, **options)
@@ -182,8 +184,8 @@ def process_webhook_event(event_id: int, workspace_id: str, *, after_attempts: i
         or finished/failed and not yet expired); ``addon.jobs.events.requeue`` handles that.
     :raise redis.exceptions.RedisError: Redis is unavailable (the row keeps its status).
     """
-    options = dict(job_id=event_job_id(event_id), workspace_id=workspace_id, unique=True, job_timeout=300,
-                   result_ttl=300, failure_ttl=EVENT_FAILURE_TTL)
+    options: dict[str, Any] = dict(job_id=event_job_id(event_id), workspace_id=workspace_id, unique=True,
+                                   job_timeout=300, result_ttl=300, failure_ttl=EVENT_FAILURE_TTL)
     if not after_attempts:
         intervals = list(EVENT_RETRY_INTERVALS)
         return enqueue(HIGH, PROCESS_EVENT_JOB, event_id, workspace_id, **options,

@@ -78,11 +78,15 @@ def _register(workspace_id: str) -> dict:
     if installation is None or installation.status != InstallationStatus.ACTIVE.value:
         log.info("webhook registration skipped: installation of %s is not active", workspace_id)
         return outcome
+    token = installation.installation_token
+    if token is None:  # erased: nothing can be registered with it
+        log.info("webhook registration skipped: installation of %s has no token", workspace_id)
+        return outcome
     settings = current_app.config["SETTINGS"]
     wanted = [e for e in webhook_plan(settings).via_api if e not in api_webhooks.active_events(workspace_id)]
     if not wanted:
         return outcome
-    client, token = get_client(), installation.installation_token
+    client = get_client()
     base = join_url(installation.api_url, f"/v1/workspaces/{workspace_id}/webhooks")
     if not client.hosts.allows(base):  # retrying cannot help: fail every event once, nothing sent
         for event in wanted:
@@ -238,7 +242,7 @@ def record_deregistration_failure(job, connection, exc_type, exc_value, tracebac
                   job.retries_left)
 
 
-def _existing_webhooks(client, base: str, workspace_id: str, token: str) -> dict[tuple[str, str], dict]:
+def _existing_webhooks(client, base: str, workspace_id: str, token: str) -> dict[tuple[str | None, str | None], dict]:
     """Clockify's webhooks of the workspace by (url, event); empty if it cannot tell."""
     try:
         response = client.request("GET", base, workspace_id=workspace_id, token=token, wait=SLOT_WAIT_SECONDS)

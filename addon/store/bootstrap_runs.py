@@ -7,13 +7,14 @@ Callers commit. Nothing here knows about HTTP: views turn ``RunSummary`` into bo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from ..extensions import db
+from ..extensions import db, execute_dml
 from ..models import (
     ACTIVE_RUN_STATUSES,
     BootstrapCheckpoint,
@@ -26,7 +27,8 @@ from ..models import (
 )
 
 FINAL_STATUSES = (BootstrapRunStatus.COMPLETED, BootstrapRunStatus.FAILED, BootstrapRunStatus.CANCELLED)
-_INSERT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+_INSERT: dict[str, Callable[..., postgresql.Insert | sqlite.Insert]] = {"postgresql": postgresql.insert,
+                                                                     "sqlite": sqlite.insert}
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,14 @@ def create(workspace_id: str, trigger: str, *, sources: list[str] | None = None,
 def get(run_id: int) -> BootstrapRun | None:
     """The run, read afresh (never from the session's identity map)."""
     return db.session.get(BootstrapRun, run_id, populate_existing=True)
+
+
+def require(run_id: int) -> BootstrapRun:
+    """``get`` for a run that must exist. :raise LookupError: when it is gone (purged)."""
+    run = get(run_id)
+    if run is None:
+        raise LookupError(f"bootstrap run {run_id} is gone")
+    return run
 
 
 def latest(workspace_id: str) -> BootstrapRun | None:
@@ -120,6 +130,8 @@ def checkpoints(run_id: int) -> dict[str, Checkpoint]:
 def save_checkpoint(run_id: int, workspace_id: str, op_key: str, source: str, checkpoint: Checkpoint,
                     error: dict | None = None) -> None:
     """Insert or move the checkpoint of one listing (one statement)."""
+    if checkpoint.state is None:
+        raise ValueError("a checkpoint is saved with its state")
     connection = db.session.connection()
     insert = _INSERT[connection.dialect.name](BootstrapCheckpoint.__table__)
     values = {"next_page": checkpoint.next_page, "items": checkpoint.items, "state": checkpoint.state.value,
@@ -189,7 +201,7 @@ def finish(run_id: int, status: BootstrapRunStatus) -> bool:
 
 def cancel_active(workspace_id: str) -> int:
     """Cancel the active runs of ``workspace_id``; returns how many."""
-    result = db.session.execute(
+    result = execute_dml(
         sa.update(BootstrapRun).where(BootstrapRun.workspace_id == workspace_id,
                                       BootstrapRun.status.in_(ACTIVE_RUN_STATUSES))
         .values(status=BootstrapRunStatus.CANCELLED.value, finished_at=utcnow(), resume_at=None,
@@ -200,7 +212,7 @@ def cancel_active(workspace_id: str) -> int:
 def forget_older(workspace_id: str, run_id: int, source: str) -> int:
     """Drop the checkpoints of ``source`` left by runs before ``run_id`` (which listed it in
     full), so the table holds about one run per workspace; returns how many went."""
-    return db.session.execute(sa.delete(BootstrapCheckpoint).where(
+    return execute_dml(sa.delete(BootstrapCheckpoint).where(
         BootstrapCheckpoint.workspace_id == workspace_id, BootstrapCheckpoint.source == source,
         BootstrapCheckpoint.run_id < run_id)).rowcount
 
@@ -230,7 +242,7 @@ def due_for_refresh(cutoff: datetime) -> list[str]:
 
 
 def _update(run_id: int, statuses, **values) -> bool:
-    result = db.session.execute(
+    result = execute_dml(
         sa.update(BootstrapRun).where(BootstrapRun.id == run_id, BootstrapRun.status.in_(statuses))
         .values(**values, updated_at=utcnow()))
     return result.rowcount == 1

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import enum
 import functools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol, cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -21,11 +22,14 @@ from sqlalchemy.engine import Row
 
 from ..clockify.deliveries import DedupeKey
 from ..extensions import db
+from ..logs import is_secret_field, redact
 from ..models import LatestDelivery, WebhookEvent, utcnow
 
-_INSERT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
-_events = WebhookEvent.__table__
-_latest = LatestDelivery.__table__
+_INSERT: dict[str, Callable[..., postgresql.Insert | sqlite.Insert]] = {"postgresql": postgresql.insert,
+                                                                     "sqlite": sqlite.insert}
+# Tables (SQLAlchemy types a mapped class's ``__table__`` as the wider FromClause).
+_events = cast(sa.Table, WebhookEvent.__table__)
+_latest = cast(sa.Table, LatestDelivery.__table__)
 LAST_ERROR_MAX_CHARS = 4000
 
 
@@ -277,3 +281,15 @@ def event_types(workspace_id: str) -> list[str]:
     return list(db.session.execute(
         db.select(WebhookEvent.event_type).where(WebhookEvent.workspace_id == workspace_id)
         .distinct().order_by(WebhookEvent.event_type)).scalars())
+
+
+class HeaderItems(Protocol):
+    """Request headers as a dict or werkzeug's ``Headers``: their name/value pairs."""
+
+    def items(self) -> Iterable[tuple[str, str]]: ...
+
+
+def storable_headers(headers: HeaderItems) -> dict[str, str]:
+    """The request headers to keep with an event: credentials (``is_secret_field``) dropped,
+    token-looking values redacted."""
+    return {name: redact(value) for name, value in headers.items() if not is_secret_field(name)}

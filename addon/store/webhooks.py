@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from ..crypto import token_digest
-from ..extensions import db
+from ..extensions import db, execute_dml
 from ..models import Installation, InstallationStatus, InstallationWebhook
 
 MANIFEST, API = "manifest", "api"
@@ -55,7 +55,7 @@ def erase_tokens(workspace_id: str) -> int:
 
     :return: how many rows held a token.
     """
-    return db.session.execute(db.update(InstallationWebhook).where(
+    return execute_dml(db.update(InstallationWebhook).where(
         InstallationWebhook.workspace_id == workspace_id, InstallationWebhook.token.is_not(None)
     ).values(token=None)).rowcount
 

@@ -7,15 +7,16 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from sqlalchemy.dialects import postgresql, sqlite
 
-from ..extensions import db
+from ..extensions import db, execute_dml
 from ..models import WorkspaceData, utcnow
 
-_INSERT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+_INSERT: dict[str, Callable[..., postgresql.Insert | sqlite.Insert]] = {"postgresql": postgresql.insert,
+                                                                     "sqlite": sqlite.insert}
 
 
 def upsert(workspace_id: str, source: str, entities: Iterable[tuple[str, dict]],
@@ -49,7 +50,7 @@ def _upsert_statement(dialect_name: str):
 
 def delete(workspace_id: str, source: str, entity_id: str) -> int:
     """Remove one cached entity; returns how many rows went (0 or 1)."""
-    result = db.session.execute(db.delete(WorkspaceData).where(
+    result = execute_dml(db.delete(WorkspaceData).where(
         WorkspaceData.workspace_id == workspace_id, WorkspaceData.source == source,
         WorkspaceData.entity_id == str(entity_id)))
     return result.rowcount
@@ -62,8 +63,8 @@ def delete_not_seen(workspace_id: str, source: str, bootstrap_run_id: int,
     :param fetched_before: keep entities stored at or after this time (a webhook brought them
         while the run was listing).
     """
-    result = db.session.execute(db.delete(WorkspaceData).where(*_not_seen(workspace_id, source, bootstrap_run_id,
-                                                                          fetched_before)))
+    result = execute_dml(db.delete(WorkspaceData).where(*_not_seen(workspace_id, source, bootstrap_run_id,
+                                                                  fetched_before)))
     return result.rowcount
 
 
@@ -79,7 +80,7 @@ def delete_ids(workspace_id: str, row_ids: Iterable[int]) -> int:
     ids = list(row_ids)
     if not ids:
         return 0
-    return db.session.execute(db.delete(WorkspaceData).where(
+    return execute_dml(db.delete(WorkspaceData).where(
         WorkspaceData.workspace_id == workspace_id, WorkspaceData.id.in_(ids))).rowcount
 
 
@@ -102,7 +103,7 @@ def _not_seen(workspace_id, source, bootstrap_run_id, fetched_before):
 
 def delete_workspace(workspace_id: str) -> int:
     """Remove every cached entity of ``workspace_id``."""
-    return db.session.execute(db.delete(WorkspaceData).where(WorkspaceData.workspace_id == workspace_id)).rowcount
+    return execute_dml(db.delete(WorkspaceData).where(WorkspaceData.workspace_id == workspace_id)).rowcount
 
 
 def list_entities(workspace_id: str, source: str | None = None, limit: int = 100,

@@ -18,6 +18,7 @@ import json
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlencode
 
 import requests
@@ -52,7 +53,7 @@ class FlaskTransport:
     def request(self, method: str, path: str, *, body: bytes | None = None, headers: Mapping | None = None,
                 chunked: bool = False) -> Reply:
         """Send one request; ``chunked`` streams the body without a Content-Length."""
-        options = {"headers": dict(headers or {})}
+        options: dict[str, Any] = {"headers": dict(headers or {})}
         if chunked:
             # As gunicorn does for a chunked request: no Content-Length, and the server has
             # already de-chunked and terminates the stream.

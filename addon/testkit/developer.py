@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import requests
 
@@ -65,7 +66,7 @@ def dev_simulator(app, where: Target) -> ClockifySimulator:
 def send_through_sandbox(where: Target, event: str, payload: dict | None) -> Reply:
     """Ask the running sandbox's fake Clockify to deliver ``event`` (it holds the tokens of the
     webhooks registered through the API too)."""
-    body = {"event": event, **({"payload": payload} if payload is not None else {})}
+    body: dict[str, Any] = {"event": event, **({"payload": payload} if payload is not None else {})}
     response = requests.post(where.url + "/dev/webhooks/send", json=body, timeout=30)
     return Reply(response.status_code, dict(response.headers), response.content)
 

@@ -322,8 +322,8 @@ class FakeClockify:
     def _listing(self, api_path: str, rest: str, seeded: list | dict, query) -> tuple[int, dict, Any]:
         if isinstance(seeded, dict):
             return 200, {}, seeded
-        page = _int_param(query, "page", 1)
-        size = _int_param(query, "page-size", None) or _int_param(query, "pageSize", DEFAULT_PAGE_SIZE)
+        page = _int_param(query, "page") or 1
+        size = _int_param(query, "page-size") or _int_param(query, "pageSize") or DEFAULT_PAGE_SIZE
         start = (page - 1) * size
         items = seeded[start:start + size]
         headers = {"Last-Page": "true" if start + size >= len(seeded) else "false"} if self.last_page_header else {}
@@ -398,11 +398,11 @@ def max_in_sliding_window(times: list[float], window: float = 1.0) -> int:
     return best
 
 
-def _int_param(query: dict[str, list[str]], name: str, default: int | None) -> int | None:
+def _int_param(query: dict[str, list[str]], name: str) -> int | None:
     try:
         return max(1, int(query[name][0]))
     except (KeyError, IndexError, ValueError):
-        return default
+        return None
 
 
 _SHAPES: dict[str, tuple[str, tuple[str, ...]] | None] = {}

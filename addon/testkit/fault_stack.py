@@ -193,7 +193,7 @@ class PrivateRedis:
 
         def answers() -> bool:
             try:
-                return client.ping()
+                return bool(client.ping())
             except redis.RedisError:
                 return False
 

@@ -104,11 +104,12 @@ def _is_addon_endpoint(app: Flask, endpoint: str) -> bool:
 def _describe(error: BaseException) -> str:
     """The error and its causes (clipped), with the schema errors openapi-core keeps on them."""
     parts, details = [], []
-    while error is not None:
-        parts.append(_clip(f"{type(error).__name__}: {error}", 200))
+    cause: BaseException | None = error
+    while cause is not None:
+        parts.append(_clip(f"{type(cause).__name__}: {cause}", 200))
         details += [f"{'/'.join(map(str, e.absolute_path)) or '$'}: {_clip(e.message, 200)}"
-                    for e in getattr(error, "schema_errors", None) or ()]
-        error = error.__cause__
+                    for e in getattr(cause, "schema_errors", None) or ()]
+        cause = cause.__cause__
     return "; ".join(details[:10]) + (" <- " if details else "") + " <- ".join(parts)
 
 

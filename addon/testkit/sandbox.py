@@ -82,9 +82,12 @@ class Sandbox:
         kit = ClockifySimulator(self.signer, HttpTransport(server_url), api_url=self.fake.api_url,
                                 deterministic=True)
         installed = kit.install(self.workspace_id, self.addon_id)
-        status = installed.reply.status_code
+        reply = installed.reply
+        if reply is None:  # install always sends, and keeps the answer
+            raise RuntimeError("the simulator sent no INSTALLED")
+        status = reply.status_code
         if status != 200:
-            self.install_error = f"INSTALLED answered {status}: {installed.reply.body[:200]!r}"
+            self.install_error = f"INSTALLED answered {status}: {reply.body[:200]!r}"
             return status
         base_url = self.app.config["SETTINGS"].base_url
         self.deliverer.subscribe_manifest(self.workspace_id, [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -57,7 +58,7 @@ class Signer:
         RS256 signatures are deterministic: a fixed ``jti`` gives the same token every time.
         ``urls`` override the URL claims (``backendUrl=...``; None leaves one out).
         """
-        claims = {"backendUrl": self.backend_url, "reportsUrl": self.reports_url, **urls}
+        claims: dict[str, Any] = {"backendUrl": self.backend_url, "reportsUrl": self.reports_url, **urls}
         return self.make_token(workspaceId=workspace_id, addonId=addon_id, user=user_id, jti=jti or uuid.uuid4().hex,
                                **claims)
 

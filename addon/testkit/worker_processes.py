@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import IO
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -23,7 +24,7 @@ class WorkerProcess:
         self.queues = queues
         self.log_path = log_path
         self.process: subprocess.Popen | None = None
-        self._log = None
+        self._log: IO[bytes] | int | None = None
 
     def start(self) -> WorkerProcess:
         self._log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
@@ -62,7 +63,7 @@ class WorkerProcess:
         self._close_log()
 
     def _close_log(self) -> None:
-        if self._log not in (None, subprocess.DEVNULL):
+        if self._log is not None and not isinstance(self._log, int):  # int: subprocess.DEVNULL
             self._log.close()
         self._log = None
 

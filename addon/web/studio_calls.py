@@ -30,7 +30,16 @@ from ..clockify.request_validation import (
     scalar_text,
 )
 from ..clockify.tokens import INSTALLATION, USER
-from ..errors import AddonError, BadRequest, Forbidden, NotFound, PayloadTooLarge, ServiceUnavailable, ValidationFailed
+from ..errors import (
+    AddonError,
+    BadRequest,
+    Forbidden,
+    InvalidToken,
+    NotFound,
+    PayloadTooLarge,
+    ServiceUnavailable,
+    ValidationFailed,
+)
 from ..metrics import API_CALLS
 from ..outbound import host_not_allowed, require_allowed_hosts
 from ..store import api_calls
@@ -87,7 +96,7 @@ def parse_api_call(request) -> CallRequest:
     if not isinstance(path, str) or not path.startswith("/"):
         errors.append({"location": "body", "field": "path",
                        "message": "Required: a path such as /v1/workspaces/{workspaceId}/projects (not a URL)."})
-    if errors:
+    if errors or not isinstance(method, str) or not isinstance(path, str):  # (the type checker's narrowing)
         raise ValidationFailed("The call is incomplete.", errors=errors)
     path, _, query_string = path.partition("?")
     if any(is_dot_segment(segment) for segment in path.split("/")):
@@ -189,6 +198,10 @@ def _prepare(call: CallRequest) -> PreparedCall:
     # Every URL the token names, not only the one used: a token naming a host outside the
     # policy is not one the configured Clockify issues.
     require_allowed_hosts(base_url, claims=claims.raw)
+    if base_url is None:  # refused above: a missing URL is not allowed
+        raise host_not_allowed()
+    if token is None:
+        raise InvalidToken("No token to run the call with.", check="missing")
 
     try:
         body_bytes = encode_body(call.body)
@@ -211,14 +224,26 @@ def _prepare(call: CallRequest) -> PreparedCall:
                                errors=[e.as_dict() for e in errors])
 
     pairs, _ = query_pairs(call.query)
-    texts = {name: scalar_text(value) for name, value in path_params.items()}
+    texts = _path_texts(path_params)
     path = concrete_path(operation.path, texts)
     return PreparedCall(operation=operation, workspace_id=claims.workspace_id, base_url=base_url,
                         url=base_url.rstrip("/") + path, path=path, path_params=texts, query_pairs=pairs,
                         query=call.query, body=call.body, token=token)
 
 
-def _credentials(call: CallRequest, settings, claims, installation) -> tuple[str, str | None, str | None]:
+def _path_texts(path_params: dict[str, Any]) -> dict[str, str]:
+    """The path parameters as written in the URL (the validator has refused any non-scalar)."""
+    texts = {}
+    for name, value in path_params.items():
+        text = scalar_text(value)
+        if text is None:
+            raise ValidationFailed("The request does not match the API description.", errors=[
+                {"location": "path", "field": name, "message": "Must be a single value."}])
+        texts[name] = text
+    return texts
+
+
+def _credentials(call: CallRequest, settings, claims, installation) -> tuple[str | None, str | None, str | None]:
     """The token the call runs with, and the API and reports base URLs that go with it."""
     from ..auth import user_token_from_request
 

@@ -60,7 +60,7 @@ def receive(category: str):
 def _ingest(category: str):
     raw = read_limited_body(current_app.config["SETTINGS"].webhook_max_payload_bytes)
 
-    token = request.headers.get(deliveries.TOKEN_HEADER)
+    token = request.headers.get(deliveries.TOKEN_HEADER, "")  # blank is refused as missing
     claims = auth.verify(token, kind="webhook token")
     workspace_id = claims.workspace_id
     target = find_delivery_target(workspace_id, request.path, token)
@@ -88,7 +88,7 @@ def _ingest(category: str):
     if not verdict.allowed:
         raise BadRequest(verdict.message, code="wrong_category")
 
-    if not body.ok:
+    if body.text is None:  # not body.ok
         raise BadRequest("The body is not valid UTF-8 JSON.", code="malformed_json")
     # Acknowledged means processed: text the handlers could never store is refused now.
     refuse_unsupported_text(body.value)
@@ -97,7 +97,7 @@ def _ingest(category: str):
         workspace_id, event_type=event_type, route=category, known_event=verdict.known,
         dedupe=deliveries.dedupe_key(event_type, raw, body, deliveries.delivery_id(request.headers)),
         window_seconds=current_app.config["SETTINGS"].webhook_dedupe_window_seconds,
-        payload=body.text, headers=deliveries.storable_headers(request.headers))
+        payload=body.text, headers=event_store.storable_headers(request.headers))
     if not stored.created:
         _count("duplicate")
         return jsonify(status="duplicate", duplicate=True, id=str(stored.id))

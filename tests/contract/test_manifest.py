@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from addon import ROOT
+from addon import ROOT, config
 from addon.clockify import events, manifest, schemas
 from addon.config import ConfigError, load_settings
 
@@ -196,7 +196,7 @@ def drift(committed: dict, generated: dict) -> list[str]:
 
 def test_committed_manifest_json_equals_the_generated_one():
     committed = json.loads(COMMITTED.read_text())
-    generated = manifest.build_manifest(manifest.default_settings())
+    generated = manifest.build_manifest(config.default_settings())
     assert drift(committed, generated) == [], "manifest.json is stale: run `flask manifest write --defaults`"
     assert COMMITTED.read_text() == manifest.render(generated), "manifest.json is not formatted as written"
     manifest.validate_manifest(committed)
@@ -215,7 +215,7 @@ def test_adding_an_event_to_the_contract_makes_the_drift_check_fail(monkeypatch)
     monkeypatch.setattr(schemas, "allowed_events", lambda v: (*allowed(v), new_event))
 
     committed = json.loads(COMMITTED.read_text())
-    generated = manifest.build_manifest(manifest.default_settings())
+    generated = manifest.build_manifest(config.default_settings())
     assert [w["event"] for w in generated["webhooks"]][0] == new_event
     assert [p.split(":")[0] for p in drift(committed, generated)] == ["webhooks"]
 

@@ -6,6 +6,7 @@ import pytest
 
 from addon.clockify import deliveries
 from addon.clockify.deliveries import ParsedBody
+from addon.store.events import storable_headers
 from addon.web.request_body import decode_json
 from addon.webhook_handlers import ANY_EVENT, Registry
 from addon.webhook_handlers.workspace_data import KINDS, find_entities
@@ -100,7 +101,7 @@ def test_delivery_id_headers():
 
 
 def test_storable_headers_drop_credentials():
-    kept = deliveries.storable_headers({"Clockify-Signature": "eyJa.b.c", "authorization": "Bearer x",
+    kept = storable_headers({"Clockify-Signature": "eyJa.b.c", "authorization": "Bearer x",
                                         "Cookie": "s=1", "X-Forwarded-For": "1.2.3.4",
                                         "X-Odd": "eyJhbGciOi.eyJzdWIiOi.c2lnbmF0dXJl"})
     assert kept == {"X-Forwarded-For": "1.2.3.4", "X-Odd": "[REDACTED]"}
