@@ -22,6 +22,8 @@ from .query_args import QueryArgs
 
 bp = Blueprint("studio_events", __name__)
 MAX_PAGE_SIZE = 100
+# Event ids are 64-bit: a larger one is no event (404), never a database overflow.
+MAX_EVENT_ID = 2**63 - 1
 STATUSES = tuple(status.value for status in events.EventStatus)
 RETRYABLE = (events.EventStatus.FAILED.value,)
 
@@ -47,7 +49,7 @@ def list_events():
                    items=[_summary(event) for event in listing.items])
 
 
-@bp.get("/ui/events/<int:event_id>")
+@bp.get(f"/ui/events/<int(max={MAX_EVENT_ID}):event_id>")
 @auth.user_required(admin=True)
 def show_event(event_id: int):
     """One event with its payload (redacted).
@@ -58,7 +60,7 @@ def show_event(event_id: int):
     return jsonify({**_summary(event), "payload": _payload(event.payload)})
 
 
-@bp.post("/ui/events/<int:event_id>/retry")
+@bp.post(f"/ui/events/<int(max={MAX_EVENT_ID}):event_id>/retry")
 @auth.user_required(admin=True)
 def retry_event(event_id: int):
     """Re-enqueue a failed event, as ``flask webhooks replay`` would.

@@ -117,6 +117,15 @@ def test_another_workspaces_event_is_not_found(client, user_token, inbox, method
     assert response.get_json()["error"] == "unknown_event"
 
 
+@pytest.mark.parametrize("method, suffix", [("GET", ""), ("POST", "/retry")])
+@pytest.mark.parametrize("event_id", ["0", str(2**63), "28516515437449063065190400", "-1", "1e3", "٣"])
+def test_ids_no_event_can_have_are_not_found(client, user_token, inbox, method, suffix, event_id):
+    """Found by fuzzing: an id past 64 bits overflowed the database query (500)."""
+    response = client.open(f"/ui/events/{event_id}{suffix}", method=method, headers=_headers(user_token()))
+    assert response.status_code == 404, response.get_data(as_text=True)
+    assert response.is_json
+
+
 def test_only_failed_events_are_retried(client, user_token, inbox):
     response = client.post(f"/ui/events/{inbox['processed']}/retry", headers=_headers(user_token()))
     assert response.status_code == 409
