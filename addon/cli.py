@@ -30,7 +30,7 @@ def replay_webhooks(workspace_id: str, since: str | None, event_type: str | None
     """
     from redis.exceptions import RedisError
 
-    from .jobs.events import replay
+    from .jobs.webhook_processing import replay
     from .models import as_utc
 
     try:

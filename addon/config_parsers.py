@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 from redis.connection import parse_url as parse_redis_url
 
-from .clockify import events as contract_events
+from .clockify import event_types
 from .clockify.hosts import HostPattern
 from .clockify.tokens import load_public_key
 
@@ -164,7 +164,7 @@ def webhook_events(name: str, value: str | None) -> tuple[str, ...] | str | None
     if value.lower() == "all":
         return "all"
     events = names(name, value)
-    unknown = [e for e in events if not contract_events.is_known(e)]
+    unknown = [e for e in events if not event_types.is_known(e)]
     if not events or unknown:
         raise ConfigError(f"{name} names an unknown event: {unknown[0] if unknown else '(empty)'!r}")
     return events

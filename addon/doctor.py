@@ -34,7 +34,7 @@ from .clockify.tokens import BUNDLED_PUBLIC_KEY, load_public_key
 from .extensions import db
 from .models import Installation, InstallationStatus, WebhookEvent
 from .queueing import PRIORITY_ORDER, get_redis
-from .store.events import EventStatus
+from .store.webhook_events import EventStatus
 
 CLOCK_TOLERANCE_SECONDS = 30
 SCALE_HINT = jobs_health.SCALE_HINT

@@ -37,7 +37,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from .extensions import db
 from .models import WebhookEvent
 from .queueing import HIGH, PRIORITY_ORDER, get_redis
-from .store.events import EventStatus
+from .store.webhook_events import EventStatus
 from .workers import EmbeddedWorker
 
 log = logging.getLogger(__name__)

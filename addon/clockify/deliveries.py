@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import events
+from . import event_types
 from .lifecycle import HeaderLookup
 
 EVENT_TYPE_HEADER = "Clockify-Webhook-Event-Type"
@@ -98,19 +98,19 @@ def check_route(category: str, event_type: str, registered_event: str = "") -> R
     Known events only on their own category; unknown (new) events only on ``generic``. A token
     registered through the API for one event (``registered_event``) is valid for that event only.
     """
-    known = events.is_known(event_type)
+    known = event_types.is_known(event_type)
     if registered_event and registered_event != event_type:
         return RouteVerdict(False, known, f"This webhook token was registered for {registered_event}, "
                                           f"not {event_type}.")
     if known:
-        own = events.category_of(event_type)
+        own = event_types.category_of(event_type)
         if own != category:
-            return RouteVerdict(False, True, f"{event_type} is delivered to {events.route_path(own)}, "
-                                             f"not {events.route_path(category)}.")
+            return RouteVerdict(False, True, f"{event_type} is delivered to {event_types.route_path(own)}, "
+                                             f"not {event_types.route_path(category)}.")
         return RouteVerdict(True, True)
-    if category != events.GENERIC:
+    if category != event_types.GENERIC:
         return RouteVerdict(False, False, f"Unknown event {event_type} is accepted only on "
-                                          f"{events.route_path(events.GENERIC)}.")
+                                          f"{event_types.route_path(event_types.GENERIC)}.")
     return RouteVerdict(True, False)
 
 
@@ -181,7 +181,7 @@ def entity_id(event_type: str, body: ParsedBody) -> str | None:
 
 def event_label(event_type: str | None) -> str:
     """Metric label of an event type: the name when the contract knows it, else ``UNKNOWN``."""
-    return event_type if event_type and events.is_known(event_type) else UNKNOWN_EVENT_LABEL
+    return event_type if event_type and event_types.is_known(event_type) else UNKNOWN_EVENT_LABEL
 
 
 def rejection_reason(code: str, check: str | None = None) -> str:

@@ -13,8 +13,7 @@ from pathlib import Path
 
 from jsonschema import Draft4Validator
 
-from . import events as contract_events
-from . import lifecycle, schemas
+from . import event_types, lifecycle, schemas
 
 DESCRIPTION = ("Browse and run every Clockify REST API operation from the sidebar, with your workspace's "
                "data kept in sync through webhooks.")
@@ -62,14 +61,14 @@ def selected_events(settings) -> tuple[str, ...]:
     :raise ValueError: for a name the contract does not know.
     """
     if settings.webhook_events is None:
-        return contract_events.events_for_version(settings.manifest_schema_version)
+        return event_types.events_for_version(settings.manifest_schema_version)
     if settings.webhook_events == "all":
-        return contract_events.ALL_EVENTS
-    unknown = [e for e in settings.webhook_events if not contract_events.is_known(e)]
+        return event_types.ALL_EVENTS
+    unknown = [e for e in settings.webhook_events if not event_types.is_known(e)]
     if unknown:
         raise ValueError(f"WEBHOOK_EVENTS names unknown events: {', '.join(unknown)}")
     chosen = set(settings.webhook_events)
-    return tuple(e for e in contract_events.ALL_EVENTS if e in chosen)
+    return tuple(e for e in event_types.ALL_EVENTS if e in chosen)
 
 
 def webhook_plan(settings) -> WebhookPlan:
@@ -120,7 +119,7 @@ def build_manifest(settings) -> dict:
         }],
         "settings": {"tabs": [{**SETTINGS_TAB, "settings": [dict(s) for s in STRUCTURED_SETTINGS]}]},
         "lifecycle": [{"type": kind, "path": path} for kind, path in lifecycle.PATHS.items()],
-        "webhooks": [{"event": event, "path": contract_events.route_path(contract_events.category_of(event))}
+        "webhooks": [{"event": event, "path": event_types.route_path(event_types.category_of(event))}
                      for event in webhook_plan(settings).declared],
     }
 

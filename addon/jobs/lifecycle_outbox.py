@@ -89,9 +89,9 @@ def _run(workspace_id: str, step: str) -> object:
     if kind == BOOTSTRAP:
         return schedule.request_bootstrap(workspace_id, argument)[1]
     if kind == REGISTER:
-        return schedule.register_webhooks(workspace_id).id
+        return schedule.enqueue_register_webhooks(workspace_id).id
     if kind == DEREGISTER:
-        return schedule.deregister_webhooks(workspace_id).id
+        return schedule.enqueue_deregister_webhooks(workspace_id).id
     if kind == PURGE:
-        return schedule.purge_workspace(workspace_id).id
+        return schedule.enqueue_purge_workspace(workspace_id).id
     raise ValueError(f"unknown lifecycle outbox step {step!r}")

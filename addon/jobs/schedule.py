@@ -98,7 +98,7 @@ def enqueue_bootstrap_slice(workspace_id: str, run_id: int, label: str, *, delay
     return enqueue(BOOTSTRAP, BOOTSTRAP_JOB, *args, **options)
 
 
-def register_webhooks(workspace_id: str) -> Job:
+def enqueue_register_webhooks(workspace_id: str) -> Job:
     """Register through the API the events the manifest could not declare (the job converges to
     the installation's status when it runs; see ``addon.jobs.webhook_registration``)."""
     return _enqueue_singleton(DEFAULT, REGISTER_WEBHOOKS_JOB, workspace_id, "register-webhooks",
@@ -106,14 +106,14 @@ def register_webhooks(workspace_id: str) -> Job:
                               on_failure=Callback(REGISTRATION_FAILURE))
 
 
-def deregister_webhooks(workspace_id: str) -> Job:
+def enqueue_deregister_webhooks(workspace_id: str) -> Job:
     """Delete every webhook the add-on registered through the API for ``workspace_id``."""
     return _enqueue_singleton(DEFAULT, DEREGISTER_WEBHOOKS_JOB, workspace_id, "deregister-webhooks",
                               job_timeout=WEBHOOK_JOB_TIMEOUT, retry=Retry(max=5, interval=[5, 30, 120, 600, 1800]),
                               on_failure=Callback(DEREGISTRATION_FAILURE))
 
 
-def purge_workspace(workspace_id: str) -> Job:
+def enqueue_purge_workspace(workspace_id: str) -> Job:
     """Delete the cached data of an uninstalled workspace."""
     return _enqueue_singleton(DEFAULT, PURGE_WORKSPACE_JOB, workspace_id, "purge",
                               job_timeout=600, retry=Retry(max=3, interval=[10, 60, 300]))
@@ -135,9 +135,9 @@ def _enqueue_singleton(queue_name: str, func: str, workspace_id: str, kind: str,
     return enqueue(queue_name, func, workspace_id, job_id=singleton_id, workspace_id=workspace_id, **options)
 
 
-PROCESS_EVENT_JOB = "addon.jobs.events.process_event"
-PROCESS_RECEIVED_JOB = "addon.jobs.events.process_received_events"
-SWEEP_EVENTS_JOB = "addon.jobs.events.sweep_events"
+PROCESS_EVENT_JOB = "addon.jobs.webhook_processing.process_event"
+PROCESS_RECEIVED_JOB = "addon.jobs.webhook_processing.process_received_events"
+SWEEP_EVENTS_JOB = "addon.jobs.webhook_processing.sweep_events"
 # Handler failures retry after 10 s, 1 min, 5 min, 15 min, then the event is marked failed.
 EVENT_RETRY_INTERVALS = (10, 60, 300, 900)
 # The database is the record of an event; RQ's copy of a failed job need not outlive a week.
@@ -157,7 +157,7 @@ def received_job_flag(workspace_id: str) -> str:
     return f"addon:webhook-events:queued:{workspace_id}"
 
 
-def process_received_events(workspace_id: str) -> Job | None:
+def enqueue_process_received_events(workspace_id: str) -> Job | None:
     """Make sure a job will process ``workspace_id``'s ``received`` events, on the ``high`` queue.
 
     One job serves every delivery that arrives while it is queued or running: a delivery
@@ -176,12 +176,12 @@ def process_received_events(workspace_id: str) -> Job | None:
 
 def process_webhook_event(event_id: int, workspace_id: str, *, after_attempts: int = 0) -> Job:
     """Process one stored webhook event on the ``high`` queue: the sweep's, replay's and
-    retries' way (fresh deliveries go through ``process_received_events``).
+    retries' way (fresh deliveries go through ``enqueue_process_received_events``).
 
     :param after_attempts: attempts already made (a failure in a ``process_received_events``
         batch): the job waits for the backoff of the next attempt and has the remaining retries.
     :raise rq.exceptions.DuplicateJobError: a job for this event still exists in Redis (pending,
-        or finished/failed and not yet expired); ``addon.jobs.events.requeue`` handles that.
+        or finished/failed and not yet expired); ``addon.jobs.webhook_processing.requeue`` handles that.
     :raise redis.exceptions.RedisError: Redis is unavailable (the row keeps its status).
     """
     options: dict[str, Any] = dict(job_id=event_job_id(event_id), workspace_id=workspace_id, unique=True,

@@ -28,7 +28,7 @@ import logging
 from flask import current_app
 
 from ..clockify.client import ClockifyError, ClockifyResponse, ClockifyUnavailable, RateLimitExceeded, join_url
-from ..clockify.events import category_of, route_path
+from ..clockify.event_types import category_of, route_path
 from ..clockify.manifest import webhook_plan
 from ..extensions import db
 from ..models import InstallationStatus

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ..extensions import db
 from ..models import Installation, InstallationWebhook, WebhookEvent
-from .events import Page
+from .webhook_events import Page
 
 INSTALLATION_COLUMNS = (
     Installation.id, Installation.workspace_id, Installation.addon_id, Installation.status, Installation.api_url,

@@ -23,8 +23,7 @@ from urllib.parse import urlencode
 
 import requests
 
-from ..clockify import events as contract_events
-from ..clockify import lifecycle
+from ..clockify import event_types, lifecycle
 from .signing import Signer
 
 DEFAULT_API_URL = "https://api.clockify.me/api"
@@ -210,7 +209,7 @@ class ClockifySimulator:
             declared = [(w["event"], w["path"]) for w in manifest.get("webhooks", [])]
             base_url = manifest["baseUrl"]
         else:
-            declared = [(e, contract_events.route_path(contract_events.category_of(e))) for e in events]
+            declared = [(e, event_types.route_path(event_types.category_of(e))) for e in events]
             base_url = ""
         tokens = {event: self.webhook_token(workspace_id, addon_id, event) for event, _ in declared}
         paths = dict(declared)
@@ -278,7 +277,7 @@ class ClockifySimulator:
             all_headers["Clockify-Signature"] = token
         all_headers.update(headers or {})
         raw = body if body is not None else json.dumps(payload).encode()
-        route = path or contract_events.route_path(contract_events.category_of(event))
+        route = path or event_types.route_path(event_types.category_of(event))
         return self.transport.request("POST", route, body=raw, headers=all_headers, chunked=chunked)
 
     def _only_workspace(self) -> str:

@@ -19,8 +19,7 @@ from flask import Blueprint, current_app, jsonify, redirect, render_template, re
 from .. import jobs_health
 from ..clockify.json_text import storable_text
 from ..errors import BadRequest, NotFound, ValidationFailed
-from ..store import bootstrap_runs, workspace_data
-from ..store import events as event_store
+from ..store import bootstrap_runs, webhook_events, workspace_data
 from ..store import operator as operator_store
 from .bootstrap import status_body
 
@@ -43,7 +42,7 @@ def index():
     html = render_template(
         "dev_index.html", settings=settings, sandbox=sandbox, installations=installations,
         workspace_id=workspace_id, studio_links=_studio_links(settings, sandbox, installations),
-        events=[(event, _entity_label(event.payload)) for event in event_store.page(per_page=RECENT_EVENTS).items],
+        events=[(event, _entity_label(event.payload)) for event in webhook_events.page(per_page=RECENT_EVENTS).items],
         counts=operator_store.event_counts_by_status(), jobs=jobs_health.snapshot(),
         subscribed=sandbox.deliverer.subscribed_events(sandbox.workspace_id) if sandbox else [],
         deliveries=sandbox.deliverer.deliveries()[:10] if sandbox else [],
@@ -81,7 +80,7 @@ def send_webhook():
 def replay_events():
     """Replay stored events in this process (``flask webhooks replay`` in embedded mode, whose own
     queue no worker reads): ``{"workspace", "since", "event"}``."""
-    from ..jobs.events import replay
+    from ..jobs.webhook_processing import replay
 
     body = request.get_json(silent=True)
     if not isinstance(body, dict) or not isinstance(body.get("workspace"), str) or not body["workspace"].strip():

@@ -12,8 +12,8 @@ from datetime import datetime
 from flask import Blueprint, jsonify, request
 
 from ..models import WebhookEvent, isoformat_utc
-from ..store import events as event_store
 from ..store import operator as operator_store
+from ..store import webhook_events
 from .query_args import QueryArgs
 
 bp = Blueprint("operator", __name__)
@@ -27,7 +27,7 @@ def list_webhook_events():
     page_number, per_page = _pagination(args)
     workspace_id, event_type, status = args.text("workspace"), args.text("event"), args.text("status")
     args.done()
-    result = event_store.page(workspace_id=workspace_id, event_type=event_type, status=status,
+    result = webhook_events.page(workspace_id=workspace_id, event_type=event_type, status=status,
                               page_number=page_number, per_page=per_page)
     return jsonify(items=[_event_json(e) for e in result.items], page=result.page, per_page=result.per_page,
                    total=result.total)

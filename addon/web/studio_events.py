@@ -1,7 +1,7 @@
 """API Studio's Events tab (workspace owners and admins): the add-on's own webhook inbox.
 
 Lists the deliveries stored for the token's workspace, shows one payload, and retries a failed
-event through the same path as ``flask webhooks replay`` (``addon.jobs.events.replay_event``).
+event through the same path as ``flask webhooks replay`` (``addon.jobs.webhook_processing.replay_event``).
 Headers (they carry the webhook's token) are never shown; payloads and errors are redacted like
 the audit trail's parameters.
 """
@@ -14,18 +14,18 @@ from flask import Blueprint, g, jsonify, request
 
 from .. import auth
 from ..errors import Conflict, NotFound
-from ..jobs.events import replay_event
+from ..jobs.webhook_processing import replay_event
 from ..logs import redact, redact_value
 from ..models import isoformat_utc
-from ..store import events
+from ..store import webhook_events
 from .query_args import QueryArgs
 
 bp = Blueprint("studio_events", __name__)
 MAX_PAGE_SIZE = 100
 # Event ids are 64-bit: a larger one is no event (404), never a database overflow.
 MAX_EVENT_ID = 2**63 - 1
-STATUSES = tuple(status.value for status in events.EventStatus)
-RETRYABLE = (events.EventStatus.FAILED.value,)
+STATUSES = tuple(status.value for status in webhook_events.EventStatus)
+RETRYABLE = (webhook_events.EventStatus.FAILED.value,)
 
 
 @bp.get("/ui/events")
@@ -42,10 +42,10 @@ def list_events():
     page_number = args.whole_number("page", 1, 1_000_000)
     page_size = args.whole_number("pageSize", 25, MAX_PAGE_SIZE)
     args.done()
-    listing = events.page(workspace_id, event_type=event_type, status=status, page_number=page_number,
+    listing = webhook_events.page(workspace_id, event_type=event_type, status=status, page_number=page_number,
                           per_page=page_size)
     return jsonify(page=listing.page, pageSize=listing.per_page, total=listing.total,
-                   eventTypes=events.event_types(workspace_id), statuses=list(STATUSES),
+                   eventTypes=webhook_events.event_types(workspace_id), statuses=list(STATUSES),
                    items=[_summary(event) for event in listing.items])
 
 
@@ -77,7 +77,7 @@ def retry_event(event_id: int):
 
 
 def _event_or_404(event_id: int):
-    event = events.get(g.claims.workspace_id, event_id)
+    event = webhook_events.get(g.claims.workspace_id, event_id)
     if event is None:
         raise NotFound(f"This workspace has no webhook event {event_id}.", code="unknown_event")
     return event

@@ -5,7 +5,7 @@ a stored webhook token of this installation and path (401, ``check: webhook_toke
 and add-on match the installation and the payload (403) → installation active (410) → event type
 known for this route (400 ``wrong_category``; ``invalid_event_type`` when there is none) → body
 is JSON (400 ``malformed_json``) → its text can be stored (400 ``unsupported_text``). Then one
-transaction (committed before answering): the dedupe decision (``addon.store.events.record``)
+transaction (committed before answering): the dedupe decision (``addon.store.webhook_events.record``)
 and the insert; and one enqueue: a ``SET NX`` in Redis, plus an RQ job when none is queued for
 the workspace yet.
 """
@@ -21,12 +21,11 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from .. import auth
-from ..clockify import deliveries
-from ..clockify import events as contract_events
+from ..clockify import deliveries, event_types
 from ..errors import AddonError, BadRequest, Forbidden, Gone, InvalidToken, ServiceUnavailable
 from ..jobs import schedule
 from ..metrics import WEBHOOK_DELIVERIES
-from ..store import events as event_store
+from ..store import webhook_events
 from ..store.webhooks import find_delivery_target
 from .request_body import decode_json, read_limited_body, refuse_unsupported_text
 
@@ -34,7 +33,7 @@ log = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__)
 
 
-@bp.post(f"/webhooks/<any({', '.join(contract_events.CATEGORIES)}):category>")
+@bp.post(f"/webhooks/<any({', '.join(event_types.CATEGORIES)}):category>")
 def receive(category: str):
     """Store one delivery and enqueue its processing; see the module docstring for the checks.
 
@@ -93,11 +92,11 @@ def _ingest(category: str):
     # Acknowledged means processed: text the handlers could never store is refused now.
     refuse_unsupported_text(body.value)
 
-    stored = event_store.record(
+    stored = webhook_events.record(
         workspace_id, event_type=event_type, route=category, known_event=verdict.known,
         dedupe=deliveries.dedupe_key(event_type, raw, body, deliveries.delivery_id(request.headers)),
         window_seconds=current_app.config["SETTINGS"].webhook_dedupe_window_seconds,
-        payload=body.text, headers=event_store.storable_headers(request.headers))
+        payload=body.text, headers=webhook_events.storable_headers(request.headers))
     if not stored.created:
         _count("duplicate")
         return jsonify(status="duplicate", duplicate=True, id=str(stored.id))
@@ -112,7 +111,7 @@ def _ingest(category: str):
 def _enqueue(event_id: int, workspace_id: str) -> None:
     # The row is committed: a queue outage must not fail the delivery; the sweep enqueues it later.
     try:
-        schedule.process_received_events(workspace_id)
+        schedule.enqueue_process_received_events(workspace_id)
     except RedisError as error:
         log.warning("webhook event %s stored but not enqueued (%s); the sweep will enqueue it",
                     event_id, type(error).__name__)

@@ -4,7 +4,7 @@ Revision ID: 0005
 Revises: 0004
 
 A delivery is a duplicate only when it repeats the latest one stored for its event type and
-subject (``addon.store.events.record``). ``webhook_events.dedupe_key`` stops being unique (an
+subject (``addon.store.webhook_events.record``). ``webhook_events.dedupe_key`` stops being unique (an
 entity legitimately comes back to an earlier state) and keeps the subject. Existing events are
 carried over: each (workspace, event type, subject) gets the row of its newest event.
 

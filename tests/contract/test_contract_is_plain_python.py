@@ -30,5 +30,5 @@ def test_no_web_framework_imports(path):
 
 
 def test_the_contract_modules_are_all_checked():
-    assert {p.name for p in MODULES} >= {"events.py", "lifecycle.py", "lifecycle_payloads.py", "manifest.py",
+    assert {p.name for p in MODULES} >= {"event_types.py", "lifecycle.py", "lifecycle_payloads.py", "manifest.py",
                                          "schemas.py", "tokens.py"}

@@ -3,7 +3,7 @@ bundled official schemas."""
 
 import pytest
 
-from addon.clockify import events, lifecycle, schemas
+from addon.clockify import event_types, lifecycle, schemas
 
 EXPECTED_CATEGORIES = {
     "time": ["NEW_TIME_ENTRY", "NEW_TIMER_STARTED", "TIMER_STOPPED", "TIME_ENTRY_UPDATED", "TIME_ENTRY_DELETED",
@@ -24,31 +24,31 @@ EXPECTED_CATEGORIES = {
 
 
 def test_there_are_51_events_in_the_contract_order():
-    assert len(events.ALL_EVENTS) == 51 == len(set(events.ALL_EVENTS))
-    assert list(events.ALL_EVENTS) == [e for c in EXPECTED_CATEGORIES.values() for e in c]
+    assert len(event_types.ALL_EVENTS) == 51 == len(set(event_types.ALL_EVENTS))
+    assert list(event_types.ALL_EVENTS) == [e for c in EXPECTED_CATEGORIES.values() for e in c]
 
 
 def test_categories_are_exactly_the_issue_s():
-    assert events.CATEGORIES == tuple(EXPECTED_CATEGORIES)
-    assert {c: list(v) for c, v in events.EVENTS_BY_CATEGORY.items()} == EXPECTED_CATEGORIES
+    assert event_types.CATEGORIES == tuple(EXPECTED_CATEGORIES)
+    assert {c: list(v) for c, v in event_types.EVENTS_BY_CATEGORY.items()} == EXPECTED_CATEGORIES
 
 
 def test_each_event_is_in_exactly_one_category():
-    for event in events.ALL_EVENTS:
-        homes = [c for c, members in events.EVENTS_BY_CATEGORY.items() if event in members]
-        assert homes == [events.category_of(event)], event
+    for event in event_types.ALL_EVENTS:
+        homes = [c for c, members in event_types.EVENTS_BY_CATEGORY.items() if event in members]
+        assert homes == [event_types.category_of(event)], event
 
 
 def test_contract_events_equal_the_union_of_the_official_schemas():
-    assert set(events.ALL_EVENTS) == events.official_events()
+    assert set(event_types.ALL_EVENTS) == event_types.official_events()
 
 
 @pytest.mark.parametrize(("version", "count"), [("1.2", 42), ("1.3", 22), ("1.4", 22), ("1.5", 50), ("1.6", 51)])
 def test_events_each_schema_version_allows(version, count):
-    allowed = events.events_for_version(version)
+    allowed = event_types.events_for_version(version)
     assert len(allowed) == count
     assert set(allowed) == set(schemas.allowed_events(version))
-    assert list(allowed) == [e for e in events.ALL_EVENTS if e in allowed]  # contract order
+    assert list(allowed) == [e for e in event_types.ALL_EVENTS if e in allowed]  # contract order
 
 
 def test_only_1_6_allows_time_off_request_started():
@@ -62,17 +62,17 @@ def test_1_3_does_not_allow_update_and_delete_events_of_projects():
 
 
 def test_unknown_events_go_to_generic():
-    assert events.category_of("SOMETHING_NEW") == "generic"
-    assert not events.is_known("SOMETHING_NEW")
-    assert events.is_known("NEW_TIME_ENTRY")
+    assert event_types.category_of("SOMETHING_NEW") == "generic"
+    assert not event_types.is_known("SOMETHING_NEW")
+    assert event_types.is_known("NEW_TIME_ENTRY")
 
 
 def test_route_paths():
-    assert [events.route_path(c) for c in events.CATEGORIES] == [
+    assert [event_types.route_path(c) for c in event_types.CATEGORIES] == [
         "/webhooks/time", "/webhooks/project", "/webhooks/user", "/webhooks/expense", "/webhooks/custom",
         "/webhooks/generic"]
     with pytest.raises(ValueError, match="unknown webhook category"):
-        events.route_path("billing")
+        event_types.route_path("billing")
 
 
 @pytest.mark.parametrize("version", schemas.VERSIONS)

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from addon import ROOT, config
-from addon.clockify import events, manifest, schemas
+from addon.clockify import event_types, manifest, schemas
 from addon.config import ConfigError, load_settings
 
 COMMITTED = ROOT / "manifest.json"
@@ -36,7 +36,7 @@ def test_manifest_of_every_version_validates(settings_for, version, webhook_even
     assert set(plan.declared) <= set(allowed)
     assert [w["event"] for w in built["webhooks"]] == list(plan.declared)
     assert not set(plan.declared) & set(plan.via_api)
-    expected = events.ALL_EVENTS if webhook_events == "all" else events.events_for_version(version)
+    expected = event_types.ALL_EVENTS if webhook_events == "all" else event_types.events_for_version(version)
     assert sorted(plan.declared + plan.via_api) == sorted(expected)
 
 
@@ -206,11 +206,11 @@ def test_adding_an_event_to_the_contract_makes_the_drift_check_fail(monkeypatch)
     """Simulates a new Clockify event added to the contract (and to the schema that allows it)
     without regenerating manifest.json."""
     new_event = "TIME_ENTRY_APPROVED"
-    by_category = copy.deepcopy(events.EVENTS_BY_CATEGORY)
+    by_category = copy.deepcopy(event_types.EVENTS_BY_CATEGORY)
     by_category["time"] = (new_event, *by_category["time"])
-    monkeypatch.setattr(events, "EVENTS_BY_CATEGORY", by_category)
-    monkeypatch.setattr(events, "ALL_EVENTS", tuple(e for members in by_category.values() for e in members))
-    monkeypatch.setattr(events, "CATEGORY_OF", {e: c for c, members in by_category.items() for e in members})
+    monkeypatch.setattr(event_types, "EVENTS_BY_CATEGORY", by_category)
+    monkeypatch.setattr(event_types, "ALL_EVENTS", tuple(e for members in by_category.values() for e in members))
+    monkeypatch.setattr(event_types, "CATEGORY_OF", {e: c for c, members in by_category.items() for e in members})
     allowed = schemas.allowed_events
     monkeypatch.setattr(schemas, "allowed_events", lambda v: (*allowed(v), new_event))
 
@@ -221,5 +221,5 @@ def test_adding_an_event_to_the_contract_makes_the_drift_check_fail(monkeypatch)
 
 
 def test_dropping_an_event_from_the_contract_breaks_the_schema_union_check(monkeypatch):
-    monkeypatch.setattr(events, "ALL_EVENTS", events.ALL_EVENTS[1:])
-    assert set(events.ALL_EVENTS) != events.official_events()
+    monkeypatch.setattr(event_types, "ALL_EVENTS", event_types.ALL_EVENTS[1:])
+    assert set(event_types.ALL_EVENTS) != event_types.official_events()

@@ -5,7 +5,7 @@ from flask import Flask
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 from addon import create_app
-from addon.clockify import events, manifest
+from addon.clockify import event_types, manifest
 
 
 def routes_match(app, path: str, method: str) -> bool:
@@ -62,8 +62,8 @@ def missing_component_routes(app, built: dict) -> list[str]:
 def missing_webhook_routes(app, built: dict) -> list[str]:
     """Webhook paths of the manifest and of every category the contract routes to (unknown
     events included) that are not POST routes of ``app``."""
-    in_use = {events.category_of(e) for e in events.ALL_EVENTS} | {events.category_of("UNKNOWN_EVENT")}
-    paths = {events.route_path(c) for c in in_use} | {w["path"] for w in built["webhooks"]}
+    in_use = {event_types.category_of(e) for e in event_types.ALL_EVENTS} | {event_types.category_of("UNKNOWN_EVENT")}
+    paths = {event_types.route_path(c) for c in in_use} | {w["path"] for w in built["webhooks"]}
     return [p for p in sorted(paths) if not routes_match(app, p, "POST")]
 
 
@@ -82,7 +82,7 @@ def test_the_route_drift_checks_detect_missing_and_present_routes(app):
     built = manifest.build_manifest(app.config["SETTINGS"])
     bare = Flask("drift-probe")
     assert missing_component_routes(bare, built) == ["/ui"]
-    assert missing_webhook_routes(bare, built) == [events.route_path(c) for c in sorted(events.CATEGORIES)]
+    assert missing_webhook_routes(bare, built) == [event_types.route_path(c) for c in sorted(event_types.CATEGORIES)]
 
     bare.add_url_rule("/ui", "ui", lambda: "", methods=["GET"])
     bare.add_url_rule("/webhooks/time", "time", lambda: "", methods=["POST"])

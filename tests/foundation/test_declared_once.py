@@ -12,7 +12,7 @@ from addon.config import VARIABLES, Settings, load_settings
 from addon.logs import REDACTED, is_secret_field, redact_value
 from addon.models import as_utc, isoformat_utc
 from addon.store.api_calls import stored_request
-from addon.store.events import storable_headers
+from addon.store.webhook_events import storable_headers
 
 
 def test_settings_hold_exactly_one_attribute_per_variable(tmp_path):

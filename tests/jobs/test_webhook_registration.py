@@ -117,7 +117,7 @@ def test_registration_left_failing_is_retried_by_rq(hooks_app, hooks, fake_clock
     with pytest.raises(RegistrationIncomplete):
         register_webhooks(WORKSPACE)
     fake_clockify.inject("*/webhooks", *[Fault.status(503)] * 6, method="POST")
-    job = schedule.register_webhooks(WORKSPACE)
+    job = schedule.enqueue_register_webhooks(WORKSPACE)
     run_jobs(hooks_app)
     job.refresh()
     assert job.get_status() == "scheduled" and job.id in ScheduledJobRegistry(queue=get_queue("default"))
@@ -172,7 +172,7 @@ def test_exhausted_deregistration_is_retried_by_rq_then_by_the_cli(hooks_app, ho
     assert {row.status for row in rows().values()} == {"delete_failed"}
 
     fake_clockify.inject("*/webhooks/*", *[Fault.status(502)] * 12, method="DELETE")
-    job = schedule.deregister_webhooks(WORKSPACE)
+    job = schedule.enqueue_deregister_webhooks(WORKSPACE)
     run_jobs(hooks_app)
     job.refresh()
     assert job.get_status() == "scheduled"  # RQ's Retry will run it again
@@ -194,7 +194,7 @@ def test_failure_callback_marks_what_the_job_did_not_reach(hooks, fake_clockify)
 
     register_webhooks(WORKSPACE)
     deactivate(hooks)
-    job = schedule.deregister_webhooks(WORKSPACE)
+    job = schedule.enqueue_deregister_webhooks(WORKSPACE)
     record_deregistration_failure(Job.fetch(job.id, connection=get_redis()), get_redis(), RuntimeError,
                                   RuntimeError("worker lost"), None)
     assert {(row.status, row.last_error) for row in rows().values()} == {("delete_failed", "RuntimeError: worker lost")}

@@ -59,7 +59,7 @@ def test_purge_does_nothing_once_the_workspace_is_installed_again(app, kit):
         installation = db.session.execute(db.select(Installation)).scalar_one()
         installation.status = "DELETED"
         db.session.commit()
-        schedule.purge_workspace(WS)
+        schedule.enqueue_purge_workspace(WS)
         installation.status = "ACTIVE"  # reinstalled before the job ran
         db.session.commit()
     run_default_queue(app)
@@ -76,8 +76,8 @@ def test_purge_of_an_unknown_workspace_is_a_no_op(app):
 def test_cancellation_ids_are_the_ones_schedule_enqueues(app):
     """`cancellation.KINDS` must name the job ids `schedule` gives; a renamed id fails here."""
     with app.app_context():
-        enqueued = {schedule.enqueue_bootstrap(WS, 1).id, schedule.register_webhooks(WS).id,
-                    schedule.deregister_webhooks(WS).id, schedule.purge_workspace(WS).id}
+        enqueued = {schedule.enqueue_bootstrap(WS, 1).id, schedule.enqueue_register_webhooks(WS).id,
+                    schedule.enqueue_deregister_webhooks(WS).id, schedule.enqueue_purge_workspace(WS).id}
         assert enqueued == {schedule.job_id(kind, WS) for kind in cancellation.KINDS}
         assert sorted(cancellation.cancel_queued(WS, cancellation.KINDS)) == sorted(enqueued)
         assert all(get_queue(name).count == 0 for name in PRIORITY_ORDER)
@@ -89,7 +89,7 @@ def test_cancellation_reaches_jobs_waiting_for_a_retry_and_spares_others(app):
         waiting = get_queue(DEFAULT).enqueue_at(utcnow() + timedelta(minutes=5), "addon.jobs.purge.purge_workspace",
                                                 WS, job_id=schedule.job_id("purge", WS))
         assert waiting.get_status() == JobStatus.SCHEDULED
-        other = schedule.purge_workspace(OTHER)
+        other = schedule.enqueue_purge_workspace(OTHER)
         assert cancellation.cancel_queued(WS, (cancellation.PURGE, cancellation.REGISTER)) == [waiting.id]
         assert not Job.exists(waiting.id, connection=redis)
         assert get_queue(DEFAULT).job_ids == [other.id]

@@ -8,7 +8,7 @@ import pytest
 from openapi_spec_validator import validate
 
 from addon import create_app
-from addon.clockify.events import CATEGORIES, EVENTS_BY_CATEGORY
+from addon.clockify.event_types import CATEGORIES, EVENTS_BY_CATEGORY
 from addon.extensions import db
 from addon.web.openapi_document import DOCUMENT_PATH
 

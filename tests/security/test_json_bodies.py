@@ -12,7 +12,7 @@ import codecs
 import pytest
 
 from addon.clockify import lifecycle
-from addon.clockify.events import category_of, route_path
+from addon.clockify.event_types import category_of, route_path
 from addon.extensions import db
 from addon.models import ApiCall, WebhookEvent
 from addon.testkit.clockify_calls import ClockifySimulator, FlaskTransport

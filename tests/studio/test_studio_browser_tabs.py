@@ -121,11 +121,11 @@ def test_history_filters_and_keyboard(page, live_server, client, studio_token, f
 def _store_event(app, event_type, status, payload, last_error=None):
     from addon.extensions import db
     from addon.models import WebhookEvent
-    from addon.store import events
+    from addon.store import webhook_events
 
     with app.app_context():
         body = json.dumps(payload)
-        stored = events.record(WORKSPACE, event_type=event_type, route="project", known_event=True,
+        stored = webhook_events.record(WORKSPACE, event_type=event_type, route="project", known_event=True,
                                dedupe=_dedupe(f"{event_type}-{body}", body), window_seconds=3600,
                                payload=body, headers={})
         db.session.execute(db.update(WebhookEvent).where(WebhookEvent.id == stored.id)

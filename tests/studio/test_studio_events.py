@@ -14,7 +14,7 @@ from addon.clockify.deliveries import DedupeKey
 from addon.extensions import db
 from addon.models import WebhookEvent
 from addon.queueing import PRIORITY_ORDER, get_queue
-from addon.store import events
+from addon.store import webhook_events
 from addon.webhook_handlers import registry
 from addon.workers import AppSimpleWorker
 
@@ -31,7 +31,7 @@ def _dedupe(name: str, body: str) -> DedupeKey:
 def _store(app, workspace_id, event_type="NEW_PROJECT", status="received", last_error=None, payload=None, key=None):
     with app.app_context():
         body = json.dumps(payload if payload is not None else {"id": "p1", "workspaceId": workspace_id})
-        stored = events.record(workspace_id, event_type=event_type, route="project", known_event=True,
+        stored = webhook_events.record(workspace_id, event_type=event_type, route="project", known_event=True,
                                dedupe=_dedupe(key or f"{event_type}-{status}-{body}", body), window_seconds=3600,
                                payload=body, headers={"clockify-signature": SECRET_JWT})
         db.session.execute(db.update(WebhookEvent).where(WebhookEvent.id == stored.id)

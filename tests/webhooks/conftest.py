@@ -12,7 +12,7 @@ from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 
 from addon import create_app
-from addon.clockify.events import CATEGORIES, category_of, route_path
+from addon.clockify.event_types import CATEGORIES, category_of, route_path
 from addon.crypto import token_digest
 from addon.extensions import db
 from addon.jobs import schedule

@@ -8,10 +8,9 @@ import pytest
 from rq.registry import FinishedJobRegistry, ScheduledJobRegistry
 
 from addon.extensions import db
-from addon.jobs import events as event_jobs
-from addon.jobs import schedule
+from addon.jobs import schedule, webhook_processing
 from addon.queueing import get_queue
-from addon.store import events as event_store
+from addon.store import webhook_events
 from addon.testkit.webhooks import entity_payload
 from addon.webhook_handlers import registry
 
@@ -106,15 +105,15 @@ def test_a_failing_event_is_retried_alone_while_its_batch_completes(workspace, d
 
 def test_a_long_backlog_hands_over_after_its_slice(app, workspace, deliver, queued_jobs, run_jobs, stored_events,
                                                    rq_connection, monkeypatch):
-    monkeypatch.setattr(event_jobs, "BATCH_SIZE", 2)
-    monkeypatch.setattr(event_jobs, "SLICE_SECONDS", 0)
+    monkeypatch.setattr(webhook_processing, "BATCH_SIZE", 2)
+    monkeypatch.setattr(webhook_processing, "SLICE_SECONDS", 0)
     ws = workspace.workspace_id
     for number in range(5):
         deliver(workspace, "NEW_CLIENT", entity_payload(ws, f"c{number}"))
     get_queue("high", rq_connection).empty()  # this test runs the job itself
 
     with app.app_context():
-        assert event_jobs.process_received_events(ws) == {"processed": 2}
+        assert webhook_processing.process_received_events(ws) == {"processed": 2}
     assert [row.status for row in stored_events()] == ["processed"] * 2 + ["received"] * 3
     assert queued_jobs() == [("process_received_events", (ws,))]
     run_jobs()
@@ -126,7 +125,7 @@ def test_a_claim_rolled_back_leaves_the_events_received(app, workspace, deliver,
     for entity in ("x", "y"):
         deliver(workspace, "NEW_TAG", entity_payload(workspace.workspace_id, entity))
     with app.app_context():
-        claimed = event_store.claim_received(workspace.workspace_id, 10)
+        claimed = webhook_events.claim_received(workspace.workspace_id, 10)
         assert [(e.status, e.attempts) for e in claimed] == [("processing", 1)] * 2
         db.session.rollback()
     assert [(row.status, row.attempts) for row in stored_events()] == [("received", 0)] * 2
@@ -143,19 +142,20 @@ def test_concurrent_claims_never_share_an_event(app, workspace, deliver, stored_
 
     def claim_in_another_worker(target):
         with app.app_context():
-            target["rest"] = [e.id for e in event_store.claim_received(ws, 10)]
+            target["rest"] = [e.id for e in webhook_events.claim_received(ws, 10)]
             db.session.commit()
-            target["single"] = event_store.claim(ws, held_ids[0])  # waits for the first claimer
+            target["single"] = webhook_events.claim(ws, held_ids[0])  # waits for the first claimer
             db.session.rollback()
 
     with app.app_context():
-        held = event_store.claim_received(ws, 2)
+        held = webhook_events.claim_received(ws, 2)
         held_ids.extend(e.id for e in held)
         thread = threading.Thread(target=claim_in_another_worker, args=(other,))
         thread.start()
         time.sleep(0.5)
         assert thread.is_alive(), "the single-event claim should wait for the held row"
-        event_store.record_outcomes([event_store.Outcome(e.id, event_store.EventStatus.PROCESSED) for e in held])
+        webhook_events.record_outcomes([webhook_events.Outcome(e.id, webhook_events.EventStatus.PROCESSED)
+                                        for e in held])
         db.session.commit()
     thread.join(timeout=10)
 
@@ -177,7 +177,7 @@ def test_a_lingering_job_takes_the_events_that_arrive_meanwhile(base_overrides, 
 
     def run_job():
         with lingering.app_context():
-            result["totals"] = event_jobs.process_received_events(ws)
+            result["totals"] = webhook_processing.process_received_events(ws)
             db.session.remove()
             db.engine.dispose()
 

@@ -13,7 +13,7 @@ import pytest
 from addon.clockify import deliveries
 from addon.extensions import db
 from addon.models import LatestDelivery, utcnow
-from addon.store import events as event_store
+from addon.store import webhook_events
 from addon.testkit.webhooks import entity_payload
 from addon.web.request_body import decode_json
 
@@ -62,7 +62,7 @@ def test_the_latest_state_stays_a_duplicate_however_late_it_comes(app, workspace
     state = _entry(workspace, description="A")
     assert _statuses(deliver, workspace, "TIME_ENTRY_UPDATED", [state]) == ["accepted"]
     later = utcnow() + timedelta(days=30)
-    monkeypatch.setattr(event_store, "utcnow", lambda: later)
+    monkeypatch.setattr(webhook_events, "utcnow", lambda: later)
     assert _statuses(deliver, workspace, "TIME_ENTRY_UPDATED", [state]) == ["duplicate"]
 
 
@@ -72,7 +72,7 @@ def test_a_body_without_entity_id_is_a_duplicate_only_within_the_window(workspac
     invited = [{"email": "a@example.com"}, {"email": "b@example.com"}]
     assert _statuses(deliver, workspace, "USERS_INVITED_TO_WORKSPACE", [invited]) == ["accepted"]
     later = utcnow() + timedelta(seconds=age_seconds)
-    monkeypatch.setattr(event_store, "utcnow", lambda: later)
+    monkeypatch.setattr(webhook_events, "utcnow", lambda: later)
     assert _statuses(deliver, workspace, "USERS_INVITED_TO_WORKSPACE", [invited]) == [status]
 
 
@@ -81,7 +81,7 @@ def test_the_window_is_configurable(make_app, workspace, deliver, monkeypatch):
     body = {"userId": "u-1", "balance": 3}  # BALANCE_UPDATED names no entity id of its own
     answers = [deliver(workspace, "BALANCE_UPDATED", body, app_client=short)]
     later = utcnow() + timedelta(seconds=61)
-    monkeypatch.setattr(event_store, "utcnow", lambda: later)
+    monkeypatch.setattr(webhook_events, "utcnow", lambda: later)
     answers.append(deliver(workspace, "BALANCE_UPDATED", body, app_client=short))
     assert [a.get_json()["status"] for a in answers] == ["accepted", "accepted"]
 
@@ -108,7 +108,7 @@ def test_concurrent_copies_of_a_re_seen_state_give_one_new_event(app, workspace,
     def record():
         with app.app_context():
             barrier.wait()
-            stored = event_store.record(workspace.workspace_id, event_type="TIME_ENTRY_UPDATED", route="time",
+            stored = webhook_events.record(workspace.workspace_id, event_type="TIME_ENTRY_UPDATED", route="time",
                                         known_event=True, dedupe=key, window_seconds=3600, payload=raw.decode(),
                                         headers={})
             db.session.remove()

@@ -7,7 +7,7 @@ import logging
 import pytest
 from prometheus_client import REGISTRY
 
-from addon.clockify.events import ALL_EVENTS, CATEGORIES, category_of
+from addon.clockify.event_types import ALL_EVENTS, CATEGORIES, category_of
 from addon.jobs import schedule
 from addon.testkit.webhooks import entity_payload
 

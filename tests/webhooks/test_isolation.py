@@ -1,9 +1,9 @@
 """One workspace can never see or touch another's events."""
 
 from addon.extensions import db
-from addon.jobs.events import replay
+from addon.jobs.webhook_processing import replay
 from addon.models import WorkspaceData
-from addon.store import events as event_store
+from addon.store import webhook_events
 from addon.testkit.webhooks import entity_payload
 
 
@@ -36,9 +36,9 @@ def test_store_lookups_and_replay_are_scoped(app, install, deliver, stored_event
     run_jobs()
     [row] = stored_events()
     with app.app_context():
-        assert event_store.get("ws-b", row.id) is None
-        assert event_store.get("ws-a", row.id).id == row.id
-        assert event_store.page(workspace_id="ws-b").total == 0
+        assert webhook_events.get("ws-b", row.id) is None
+        assert webhook_events.get("ws-a", row.id).id == row.id
+        assert webhook_events.page(workspace_id="ws-b").total == 0
         assert replay("ws-b").enqueued == 0
         cached = db.session.execute(db.select(WorkspaceData.workspace_id, WorkspaceData.entity_id)).all()
     assert [tuple(c) for c in cached] == [("ws-a", "pa")]

@@ -7,10 +7,10 @@ from rq.job import Job
 from rq.registry import FailedJobRegistry
 
 from addon.extensions import db
-from addon.jobs.events import process_event
+from addon.jobs.webhook_processing import process_event
 from addon.models import Installation, WorkspaceData
 from addon.queueing import get_queue
-from addon.store import events as event_store
+from addon.store import webhook_events
 from addon.testkit.webhooks import entity_payload
 from addon.webhook_handlers import Skipped, registry
 
@@ -218,7 +218,7 @@ def test_process_event_is_scoped_to_its_workspace(app, install, deliver, stored_
     [row] = stored_events()
     with app.app_context():
         assert process_event(row.id, beta.workspace_id) == "missing"
-        assert event_store.get(beta.workspace_id, row.id) is None
+        assert webhook_events.get(beta.workspace_id, row.id) is None
     assert calls == [] and stored_events()[0].status == "received"
 
 

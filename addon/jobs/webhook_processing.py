@@ -1,7 +1,7 @@
 """Processing of stored webhook events, the sweep that re-enqueues forgotten ones, and replay.
 
 * ``process_received_events`` (RQ job, ``high`` queue): runs the registered handlers of a
-  workspace's fresh deliveries in batches; deliveries enqueue it (``schedule.process_received_events``).
+  workspace's fresh deliveries in batches; deliveries enqueue it (``schedule.enqueue_process_received_events``).
 * ``process_event`` (RQ job, ``high`` queue): one event's retries, and the sweep's and replay's
   way of running an event again.
 * ``sweep_events`` (RQ job, ``default`` queue, every ``WEBHOOK_SWEEP_SECONDS``): re-enqueues
@@ -34,7 +34,7 @@ from ..extensions import db
 from ..logs import redact
 from ..models import WebhookEvent, as_utc, utcnow
 from ..queueing import get_redis
-from ..store import events, installations
+from ..store import installations, webhook_events
 from ..webhook_handlers import Event, Skipped, handler_name, registry
 from . import schedule
 
@@ -75,12 +75,12 @@ def process_received_events(workspace_id: str) -> dict:
     now = time.monotonic()
     deadline, idle_until, last_claim = now + SLICE_SECONDS, now + linger, False
     while True:
-        claimed = events.claim_received(workspace_id, BATCH_SIZE)
+        claimed = webhook_events.claim_received(workspace_id, BATCH_SIZE)
         if claimed:
             _run_batch(workspace_id, claimed, totals)
             if time.monotonic() > deadline:
                 _set_queued_flag(workspace_id, False)
-                schedule.process_received_events(workspace_id)  # the rest after the other jobs
+                schedule.enqueue_process_received_events(workspace_id)  # the rest after the other jobs
                 return totals
             idle_until, last_claim = time.monotonic() + linger, False
             _set_queued_flag(workspace_id, True)
@@ -103,7 +103,7 @@ def _run_batch(workspace_id: str, claimed: list[Row], totals: dict[str, int]) ->
     attempts = {event.id: event.attempts for event in claimed}
     for outcome in outcomes:
         totals[outcome.status.value] = totals.get(outcome.status.value, 0) + 1
-        if outcome.status == events.EventStatus.RETRYING:
+        if outcome.status == webhook_events.EventStatus.RETRYING:
             _schedule_retry(outcome.event_id, workspace_id, attempts[outcome.event_id])
 
 
@@ -115,10 +115,10 @@ def process_event(event_id: int, workspace_id: str) -> str:
     :raise HandlersFailed: a handler raised; the row says ``retrying`` or, on the last
         attempt, ``failed``.
     """
-    event = events.claim(workspace_id, event_id)
+    event = webhook_events.claim(workspace_id, event_id)
     if event is None:
         db.session.rollback()
-        current = events.get(workspace_id, event_id)
+        current = webhook_events.get(workspace_id, event_id)
         if current is None:
             log.warning("webhook event %s not found in its workspace", event_id)
         return "missing" if current is None else current.status
@@ -126,20 +126,21 @@ def process_event(event_id: int, workspace_id: str) -> str:
     last_attempt = job is None or not job.retries_left
     [outcome] = _run_claimed(workspace_id, [event], final=lambda _event: last_attempt)
     db.session.commit()
-    if outcome.status in (events.EventStatus.RETRYING, events.EventStatus.FAILED):
+    if outcome.status in (webhook_events.EventStatus.RETRYING, webhook_events.EventStatus.FAILED):
         raise HandlersFailed(f"event {event_id}: {outcome.note}")
     return outcome.status.value
 
 
-def _run_claimed(workspace_id: str, claimed: list[Row], final: Callable[[Row], bool]) -> list[events.Outcome]:
+def _run_claimed(workspace_id: str, claimed: list[Row], final: Callable[[Row], bool]) -> list[webhook_events.Outcome]:
     """Run the handlers of claimed events and record each one's outcome (the caller commits).
 
     :param final: whether a handler failure is that event's last attempt (``failed``, not
         ``retrying``).
     """
     if not installations.is_active(workspace_id):
-        outcomes = [events.Outcome(e.id, events.EventStatus.SKIPPED, "installation is not active") for e in claimed]
-        events.record_outcomes(outcomes)
+        outcomes = [webhook_events.Outcome(e.id, webhook_events.EventStatus.SKIPPED, "installation is not active")
+                    for e in claimed]
+        webhook_events.record_outcomes(outcomes)
         return outcomes
     now = utcnow()
     lags: list[tuple[float, dict]] = [((now - as_utc(e.received_at)).total_seconds(), {})
@@ -150,11 +151,12 @@ def _run_claimed(workspace_id: str, claimed: list[Row], final: Callable[[Row], b
         errors, notes = _run_handlers(_handler_event(event))
         durations.append((time.monotonic() - started, {"event": event_label(event.event_type)}))
         if errors:
-            status = events.EventStatus.FAILED if final(event) else events.EventStatus.RETRYING
-            outcomes.append(events.Outcome(event.id, status, "; ".join(errors)))
+            status = webhook_events.EventStatus.FAILED if final(event) else webhook_events.EventStatus.RETRYING
+            outcomes.append(webhook_events.Outcome(event.id, status, "; ".join(errors)))
         else:
-            outcomes.append(events.Outcome(event.id, events.EventStatus.PROCESSED, "; ".join(notes) or None))
-    events.record_outcomes(outcomes)
+            outcomes.append(webhook_events.Outcome(event.id, webhook_events.EventStatus.PROCESSED,
+                                                   "; ".join(notes) or None))
+    webhook_events.record_outcomes(outcomes)
     metrics.WEBHOOK_QUEUE_LAG.observe_many((max(0.0, lag), labels) for lag, labels in lags)
     metrics.WEBHOOK_PROCESSING.observe_many(durations)
     return outcomes
@@ -216,7 +218,7 @@ def _run_handlers(event: Event) -> tuple[list[str], list[str]]:
 def _job_pending(event: WebhookEvent) -> bool:
     """A job that will run ``event`` is waiting or running: its own, or for a ``received`` event,
     its workspace's batch job."""
-    if event.status == events.EventStatus.RECEIVED and get_redis().exists(
+    if event.status == webhook_events.EventStatus.RECEIVED and get_redis().exists(
             schedule.received_job_flag(event.workspace_id)):
         return True
     try:
@@ -267,15 +269,15 @@ def sweep(now: datetime | None = None) -> SweepResult:
     grace = timedelta(seconds=current_app.config["SETTINGS"].webhook_sweep_seconds)
     enqueued = pending = gave_up = 0
     workspaces: set[str] = set()
-    for batch in events.iter_unfinished((now or utcnow()) - grace):
+    for batch in webhook_events.iter_unfinished((now or utcnow()) - grace):
         stamped = []
         for event in batch:
             if _job_pending(event):
                 pending += 1
             elif (event.attempts or 0) >= SWEEP_MAX_ATTEMPTS:
-                events.mark_failed(event, f"gave up after {event.attempts} attempts", final=True)
+                webhook_events.mark_failed(event, f"gave up after {event.attempts} attempts", final=True)
                 gave_up += 1
-            elif event.status == events.EventStatus.RECEIVED:
+            elif event.status == webhook_events.EventStatus.RECEIVED:
                 workspaces.add(event.workspace_id)
                 stamped.append(event)
                 enqueued += 1
@@ -284,10 +286,10 @@ def sweep(now: datetime | None = None) -> SweepResult:
                 enqueued += 1
             else:
                 pending += 1
-        events.mark_enqueued(stamped)
+        webhook_events.mark_enqueued(stamped)
         db.session.commit()
     for workspace_id in sorted(workspaces):
-        schedule.process_received_events(workspace_id)
+        schedule.enqueue_process_received_events(workspace_id)
     if enqueued or gave_up:
         log.info("webhook sweep: %s enqueued, %s pending, %s given up", enqueued, pending, gave_up)
     return SweepResult(enqueued, pending, gave_up)
@@ -337,7 +339,7 @@ def replay(workspace_id: str, since: datetime | None = None, event_type: str | N
     :raise redis.exceptions.RedisError: Redis is unavailable.
     """
     enqueued = pending = 0
-    for batch in events.iter_for_replay(workspace_id, since=since, event_type=event_type):
+    for batch in webhook_events.iter_for_replay(workspace_id, since=since, event_type=event_type):
         result = _replay_batch(batch)
         enqueued, pending = enqueued + result.enqueued, pending + result.pending
     return ReplayResult(enqueued, pending)
@@ -349,14 +351,14 @@ def replay_event(workspace_id: str, event_id: int) -> ReplayResult | None:
 
     :raise redis.exceptions.RedisError: Redis is unavailable.
     """
-    event = events.get(workspace_id, event_id)
+    event = webhook_events.get(workspace_id, event_id)
     return None if event is None else _replay_batch([event])
 
 
 def _replay_batch(batch: list[WebhookEvent]) -> ReplayResult:
     due = [e for e in batch if not _job_pending(e)]
     pending = len(batch) - len(due)
-    events.mark_enqueued(due, reset=True)
+    webhook_events.mark_enqueued(due, reset=True)
     db.session.commit()
     enqueued = 0
     for event in due:
