@@ -38,7 +38,7 @@ from .extensions import db
 from .models import WebhookEvent
 from .queueing import HIGH, PRIORITY_ORDER, get_redis
 from .store.webhook_events import EventStatus
-from .workers import EmbeddedWorker
+from .workers import BackgroundThread, EmbeddedWorker
 
 log = logging.getLogger(__name__)
 
@@ -225,7 +225,7 @@ def _warn_if_stalled(health: JobsHealth) -> None:
                 extra={"stalled_queues": list(health.stalled)})
 
 
-class JobsWatcher(threading.Thread):
+class JobsWatcher(BackgroundThread):
     """Daemon thread of a web process that measures every ``interval`` seconds, so the stall
     warning is logged even when nobody probes ``/ready``. ``create_app`` starts one on the first
     request outside tests."""
@@ -233,24 +233,9 @@ class JobsWatcher(threading.Thread):
     EXTENSION_KEY = "addon.jobs_watcher"
 
     def __init__(self, app, interval: float = 15.0):
-        super().__init__(name="jobs-watcher", daemon=True)
+        super().__init__("jobs-watcher")
         # A weak reference: the thread ends once its app is gone (tests build many apps).
         self._app, self.interval = weakref.ref(app), interval
-        self.stopping = threading.Event()
-        self._start_lock = threading.Lock()
-
-    def ensure_started(self) -> None:
-        """Start the thread unless it runs already (safe from many request threads)."""
-        if self.ident is None:
-            with self._start_lock:
-                if self.ident is None and not self.stopping.is_set():
-                    self.start()
-
-    def stop(self, timeout: float | None = None) -> None:
-        """End the loop and wait up to ``timeout`` seconds."""
-        self.stopping.set()
-        if self.is_alive():
-            self.join(timeout)
 
     def run(self) -> None:
         while not self.stopping.wait(self.interval):

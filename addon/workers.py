@@ -133,19 +133,12 @@ class AppInProcessWorker(_Supervised, AppSimpleWorker):
     """
 
 
-class EmbeddedWorker(threading.Thread):
-    """Development-only job runner on a daemon thread of the web process.
+class BackgroundThread(threading.Thread):
+    """A daemon thread of the web process, started by its first request and stopped on demand.
+    Subclasses loop in ``run`` until ``stopping`` is set."""
 
-    ``create_app`` keeps one at ``app.extensions[EmbeddedWorker.EXTENSION_KEY]``; the app's first
-    request starts it.
-    """
-
-    EXTENSION_KEY = "addon.embedded_worker"
-    poll_seconds = 0.5
-
-    def __init__(self, app, connection):
-        super().__init__(name="embedded-rq-worker", daemon=True)
-        self.app, self.connection = app, connection
+    def __init__(self, name: str):
+        super().__init__(name=name, daemon=True)
         self.stopping = threading.Event()
         self._start_lock = threading.Lock()
 
@@ -162,6 +155,21 @@ class EmbeddedWorker(threading.Thread):
         self.stopping.set()
         if self.is_alive():
             self.join(timeout)
+
+
+class EmbeddedWorker(BackgroundThread):
+    """Development-only job runner on a daemon thread of the web process.
+
+    ``create_app`` keeps one at ``app.extensions[EmbeddedWorker.EXTENSION_KEY]``; the app's first
+    request starts it.
+    """
+
+    EXTENSION_KEY = "addon.embedded_worker"
+    poll_seconds = 0.5
+
+    def __init__(self, app, connection):
+        super().__init__("embedded-rq-worker")
+        self.app, self.connection = app, connection
 
     def run(self) -> None:
         log.warning("embedded worker started: jobs run on this thread of the web process, queues %s",
