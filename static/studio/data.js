@@ -2,7 +2,7 @@
 // is, when the server says so) and one collection's items, searchable, in the response viewer
 // (table first).
 
-import { clear, el, replace, show } from "./dom.js";
+import { clear, el, pagerButtons, replace, show } from "./dom.js";
 
 const $ = (id) => document.getElementById(id);
 const PAGE_SIZE = 50;
@@ -67,9 +67,7 @@ export class DataTab {
     replace(box,
       el("h3", {}, `${source}: ${total} item${total === 1 ? "" : "s"}${text ? ` matching “${text}”` : ""} · page ${page} of ${pages}`),
       items.length ? this.options.viewer(items.map((item) => item.data), source, "table") : el("p", { className: "muted" }, "No items match."),
-      el("div", { className: "pager" },
-        el("button", { type: "button", className: "secondary small", disabled: page <= 1, onclick: () => this.openCollection(source, page - 1) }, "Previous"),
-        el("button", { type: "button", className: "secondary small", disabled: page >= pages, onclick: () => this.openCollection(source, page + 1) }, "Next")));
+      el("div", { className: "pager" }, ...pagerButtons(page, pages, (n) => this.openCollection(source, n))));
   }
 }
 

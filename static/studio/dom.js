@@ -47,3 +47,11 @@ export function uid(prefix) {
 export function show(node, visible = true) {
   node.hidden = !visible;
 }
+
+/** Previous and Next buttons for page `page` of `pages`; `go(n)` opens page n. */
+export function pagerButtons(page, pages, go) {
+  return [
+    el("button", { type: "button", className: "secondary small", disabled: page <= 1, onclick: () => go(page - 1) }, "Previous"),
+    el("button", { type: "button", className: "secondary small", disabled: page >= pages, onclick: () => go(page + 1) }, "Next"),
+  ];
+}

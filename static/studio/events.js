@@ -2,7 +2,7 @@
 // workspace (GET /ui/events), a payload viewer (GET /ui/events/<id>) and Retry on a failed event
 // (POST /ui/events/<id>/retry, the path of `flask webhooks replay`).
 
-import { clear, el, replace } from "./dom.js";
+import { clear, el, pagerButtons, replace } from "./dom.js";
 
 const PAGE_SIZE = 20;
 
@@ -48,9 +48,7 @@ export class EventsTab {
     const pages = Math.max(1, Math.ceil(total / PAGE_SIZE));
     this.summary.textContent = total ? `${total} event${total === 1 ? "" : "s"} · page ${page} of ${pages}` : "No events match.";
     replace(this.list, items.map((item) => this.row(item)));
-    replace(this.pager,
-      el("button", { type: "button", className: "secondary small", disabled: page <= 1, onclick: () => this.load(page - 1) }, "Previous"),
-      el("button", { type: "button", className: "secondary small", disabled: page >= pages, onclick: () => this.load(page + 1) }, "Next"));
+    replace(this.pager, ...pagerButtons(page, pages, (n) => this.load(n)));
   }
 
   row(item) {

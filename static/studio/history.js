@@ -2,7 +2,7 @@
 // a status-class filter and paging. "Open" refills the operation's form with the call as it was
 // audited; "Run again" does the same and executes it (writes still ask for confirmation).
 
-import { clear, el, replace } from "./dom.js";
+import { clear, el, pagerButtons, replace } from "./dom.js";
 
 const PAGE_SIZE = 20;
 const STATUS_LABELS = { "": "Any status", "2xx": "2xx success", "3xx": "3xx redirect", "4xx": "4xx client error", "5xx": "5xx server error", refused: "Refused / no answer" };
@@ -53,9 +53,7 @@ export class HistoryTab {
     const pages = Math.max(1, Math.ceil(total / PAGE_SIZE));
     this.summary.textContent = total ? `${total} call${total === 1 ? "" : "s"} · page ${page} of ${pages}` : "No calls match.";
     replace(this.list, items.map((item) => this.row(item)));
-    replace(this.pager,
-      el("button", { type: "button", className: "secondary small", disabled: page <= 1, onclick: () => this.load(page - 1) }, "Previous"),
-      el("button", { type: "button", className: "secondary small", disabled: page >= pages, onclick: () => this.load(page + 1) }, "Next"));
+    replace(this.pager, ...pagerButtons(page, pages, (n) => this.load(n)));
   }
 
   row(item) {
