@@ -44,6 +44,12 @@ class Server:
     process: subprocess.Popen
 
 
+# The web tier runs as in production, where INSTALLED is refused (403 host_not_allowed) for an apiUrl
+# that is not https; the section makes no Clockify call (no bootstrap, webhooks from the manifest),
+# so the workspace names an https Clockify on a port where nothing listens.
+UNCALLED_API_URL = "https://127.0.0.1:9/api"
+
+
 def install_workspace(bench: BenchEnvironment, addon_url: str, api_url: str) -> str:
     """Install ``WORKSPACE`` through the real INSTALLED call (no bootstrap) and return the
     webhook token it stored for ``EVENT``."""

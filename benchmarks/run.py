@@ -103,7 +103,8 @@ def _ingestion(stack: Stack, bench: BenchEnvironment, engine, addon_url: str, we
     wait_http(f"{ceiling_url}/webhooks/time", timeout=30)
     worker = stack.worker("worker-ingestion")
     figures = ingestion.measure(stack, bench, engine, ceiling=ingestion.Server(ceiling_url, ceiling),
-                                addon=ingestion.Server(addon_url, web), worker=worker, api_url=fake.api_url,
+                                addon=ingestion.Server(addon_url, web), worker=worker,
+                                api_url=ingestion.UNCALLED_API_URL,
                                 seconds=seconds)
     results["memory"]["after_ingestion"] = {"web": memory.web(web), "ceiling_web": memory.web(ceiling),
                                             "rq_worker_mib": memory.rq_worker(worker)}
