@@ -18,8 +18,8 @@ as a clean one.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
-from typing import Any, cast
+from dataclasses import dataclass
+from typing import Any, ClassVar, cast
 
 from redis.exceptions import RedisError
 
@@ -47,13 +47,13 @@ class LifecycleResult:
     """What a lifecycle call did to the workspace's installation; ``answer()`` is the 200 body."""
 
     workspace_id: str
+    # Each kind's fields, by the name its JSON answer gives them.
+    _ANSWER: ClassVar[dict[str, str]] = {}
 
     def answer(self) -> dict:
         """``{"status": "ok", "workspaceId", ...}`` with the fields of this kind of call."""
-        return {"status": "ok", "workspaceId": self.workspace_id, **self._fields()}
-
-    def _fields(self) -> dict:
-        return {}
+        return {"status": "ok", "workspaceId": self.workspace_id,
+                **{name: getattr(self, attribute) for name, attribute in self._ANSWER.items()}}
 
 
 @dataclass(frozen=True)
@@ -63,10 +63,8 @@ class InstallResult(LifecycleResult):
 
     installation: str
     webhooks: int
-    jobs: dict[str, str] = field(default_factory=dict)
-
-    def _fields(self) -> dict:
-        return {"installation": self.installation, "webhooks": self.webhooks, "jobs": self.jobs}
+    jobs: dict[str, str]
+    _ANSWER = {"installation": "installation", "webhooks": "webhooks", "jobs": "jobs"}
 
 
 @dataclass(frozen=True)
@@ -74,9 +72,7 @@ class SettingsResult(LifecycleResult):
     """SETTINGS_UPDATED: whether the stored settings changed."""
 
     changed: bool
-
-    def _fields(self) -> dict:
-        return {"changed": self.changed}
+    _ANSWER = {"changed": "changed"}
 
 
 @dataclass(frozen=True)
@@ -85,10 +81,8 @@ class StatusResult(LifecycleResult):
 
     installation_status: str
     changed: bool
-    jobs: dict[str, str] = field(default_factory=dict)
-
-    def _fields(self) -> dict:
-        return {"installationStatus": self.installation_status, "changed": self.changed, "jobs": self.jobs}
+    jobs: dict[str, str]
+    _ANSWER = {"installationStatus": "installation_status", "changed": "changed", "jobs": "jobs"}
 
 
 @dataclass(frozen=True)
@@ -96,11 +90,9 @@ class DeleteResult(LifecycleResult):
     """DELETED: whether it was deleted already, and the cleanup jobs queued."""
 
     already_deleted: bool
-    jobs: dict[str, str] = field(default_factory=dict)
-
-    def _fields(self) -> dict:
-        return {"installationStatus": InstallationStatus.DELETED.value, "alreadyDeleted": self.already_deleted,
-                "jobs": self.jobs}
+    jobs: dict[str, str]
+    installation_status: str = InstallationStatus.DELETED.value
+    _ANSWER = {"installationStatus": "installation_status", "alreadyDeleted": "already_deleted", "jobs": "jobs"}
 
 
 @dataclass(frozen=True)

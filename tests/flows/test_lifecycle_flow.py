@@ -57,7 +57,7 @@ def test_each_call_returns_what_it_did(plain, signer, settings):
     ]
     for flow, payload, expected in steps:
         assert _call(flow, payload, signer, settings) == expected, flow.__name__
-    assert DeleteResult(WS, already_deleted=True).answer() == {
+    assert DeleteResult(WS, already_deleted=True, jobs={}).answer() == {
         "status": "ok", "workspaceId": WS, "installationStatus": "DELETED", "alreadyDeleted": True, "jobs": {}}
 
     assert _install(signer, settings).installation == "reactivated"
