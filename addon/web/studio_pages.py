@@ -7,9 +7,9 @@ be written to Redis for a worker, and a run is short by construction. It stops a
 held for at most about a minute. Cancelling is closing the connection: the next progress line
 fails to write, the server closes this generator, and no further page is requested.
 
-Every page is an ordinary API Studio call (``addon.flows.studio_execute.run``): the same checks, an audit row
-each, and a slot of the workspace's shared rate budget. A spent budget is waited out (the run
-goes on at the pace the budget allows) instead of being refused.
+Every page is an ordinary API Studio call (``addon.flows.studio_execute.run``): the same checks,
+an audit row each, and a slot of the workspace's shared rate budget. A spent budget is waited out
+(the run goes on at the pace the budget allows) instead of being refused.
 
 The answer is NDJSON: ``{"type": "progress", "pages", "items", "requestsLeft",
 "rateLimitRemaining"}`` after each page, then one ``{"type": "done", "stoppedBy", "pages",
