@@ -1,8 +1,9 @@
-"""Token checks at the HTTP edge: builds the app's ``TokenVerifier`` and turns its verdicts into
-401/403 answers. Views call ``verify`` or use ``user_required``; they never read auth headers
-themselves.
+"""Token checks: builds the app's ``TokenVerifier`` and turns its verdicts into 401/403 refusals
+(logged, without the token). The flows call ``verify`` with the token their caller read from the
+request; nothing here reads a request (a failure's log line names the request's path when there
+is one).
 
-The sidebar (``user_required``) takes user tokens only: after the checks every token passes, the
+The sidebar (``sidebar_claims``) takes user tokens only: after the checks every token passes, the
 installation token is recognised by its stored digest (refused unless
 ``STUDIO_ALLOW_INSTALLATION_TOKEN``), and anything else must carry the user-token claims and an
 ``exp``; lifecycle and webhook tokens fail that with 401 ``token_kind``.
@@ -10,13 +11,12 @@ installation token is recognised by its stored digest (refused unless
 
 from __future__ import annotations
 
-import functools
 import logging
 from dataclasses import replace
 from pathlib import Path
 
 import jwt
-from flask import current_app, g, request
+from flask import current_app, has_request_context, request
 
 from .clockify.tokens import (
     BUNDLED_PUBLIC_KEY,
@@ -68,10 +68,10 @@ def verify(token: str | None, *, workspace_id: str | None = None, addon_id: str 
     try:
         claims = verifier().verify(token, workspace_id=workspace_id, addon_id=addon_id)
     except TokenError as error:
-        log.warning("%s rejected: %s", kind, error.check, extra={"check": error.check, "path": request.path})
+        log.warning("%s rejected: %s", kind, error.check, extra={"check": error.check, "path": _path()})
         raise InvalidToken(error.message, check=error.check) from None
     except TokenMismatch as error:
-        log.warning("%s rejected: %s", kind, error.code, extra={"check": error.code, "path": request.path})
+        log.warning("%s rejected: %s", kind, error.code, extra={"check": error.code, "path": _path()})
         raise Forbidden(error.message, code=error.code) from None
     bind_workspace(claims.workspace_id)
     return claims
@@ -84,7 +84,7 @@ def refuse_user_token(claims: AddonClaims, *, kind: str) -> None:
     :raise InvalidToken: 401 ``token_kind``.
     """
     if claims.has_user_claims:
-        log.warning("%s rejected: token_kind", kind, extra={"check": "token_kind", "path": request.path})
+        log.warning("%s rejected: token_kind", kind, extra={"check": "token_kind", "path": _path()})
         raise InvalidToken(f"A user token is not a {kind}.", check="token_kind")
 
 
@@ -98,65 +98,30 @@ def check_match(claims: AddonClaims, *, workspace_id: str | None = None, addon_i
     try:
         TokenVerifier.check_match(claims, workspace_id=workspace_id, addon_id=addon_id)
     except TokenMismatch as error:
-        log.warning("%s rejected: %s", kind, error.code, extra={"check": error.code, "path": request.path})
+        log.warning("%s rejected: %s", kind, error.code, extra={"check": error.code, "path": _path()})
         raise Forbidden(error.message, code=error.code) from None
 
 
-def user_token_from_request(allow_query: bool = False) -> str | None:
-    """The user token of an API Studio call: ``Authorization: Bearer``, else ``X-Addon-Token``,
-    else (page loads only) the ``auth_token`` query parameter."""
-    header = request.headers.get("Authorization", "")
-    if header[:7].lower() == "bearer ":
-        return header[7:].strip() or None
-    if request.headers.get("X-Addon-Token"):
-        return request.headers["X-Addon-Token"].strip()
-    if allow_query:
-        return request.args.get("auth_token") or None
-    return None
+def sidebar_claims(claims: AddonClaims, *, is_installation_token: bool,
+                   allow_installation_token: bool) -> AddonClaims:
+    """Verified ``claims`` marked with their kind, if the sidebar takes that kind (see the module
+    docstring).
 
-
-def user_required(view=None, *, admin: bool = False, allow_query: bool = False):
-    """Decorator: verify the caller's user token (see the module docstring for the kinds), load
-    its active installation, and put them on ``g.claims`` (with ``kind`` set) and
-    ``g.installation``.
-
-    :raise InvalidToken: 401 (``token_kind`` for another kind of token). :raise Forbidden: 403
-        (``admin_required`` when ``admin`` and the token is not an OWNER/ADMIN's or the
-        installation's). :raise NotFound: 404, never installed. :raise Gone: 410, installation
-        inactive or deleted.
-    """
-    def decorate(func):
-        @functools.wraps(func)
-        def wrapper(*args, **kwargs):
-            from .store import installations
-
-            token = user_token_from_request(allow_query)
-            claims = verify(token, kind="user token")
-            installation = installations.get(claims.workspace_id)
-            claims = _sidebar_claims(claims, installations.is_installation_token(installation, token))
-            installation = installations.check_active(installation)
-            if claims.addon_id is not None and claims.addon_id != installation.addon_id:
-                raise Forbidden("The token belongs to another installation of the add-on.", code="addon_mismatch")
-            if admin and not claims.is_admin:
-                raise Forbidden("Only workspace owners and admins may do this.", code="admin_required")
-            g.claims, g.installation = claims, installation
-            return func(*args, **kwargs)
-        return wrapper
-    return decorate(view) if view is not None else decorate
-
-
-def _sidebar_claims(claims: AddonClaims, is_installation_token: bool) -> AddonClaims:
-    """``claims`` marked with their kind, if the sidebar takes that kind.
-
+    :param is_installation_token: the token is the installation's (by its stored digest).
+    :param allow_installation_token: ``STUDIO_ALLOW_INSTALLATION_TOKEN``.
     :raise InvalidToken: 401 ``token_kind``.
     """
     try:
         if not is_installation_token:
             return require_user_token(claims)
-        if not current_app.config["SETTINGS"].studio_allow_installation_token:
+        if not allow_installation_token:
             raise TokenError("token_kind", "The installation token is not accepted here "
                              "(STUDIO_ALLOW_INSTALLATION_TOKEN is off).")
     except TokenError as error:
-        log.warning("user token rejected: %s", error.check, extra={"check": error.check, "path": request.path})
+        log.warning("user token rejected: %s", error.check, extra={"check": error.check, "path": _path()})
         raise InvalidToken(error.message, check=error.check) from None
     return replace(claims, kind=INSTALLATION)
+
+
+def _path() -> str | None:
+    return request.path if has_request_context() else None

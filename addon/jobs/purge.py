@@ -5,8 +5,7 @@ from __future__ import annotations
 import logging
 
 from ..extensions import db
-from ..models import Installation, InstallationStatus
-from ..store import workspace_data
+from ..store import installations, workspace_data
 
 log = logging.getLogger(__name__)
 
@@ -18,11 +17,7 @@ def purge_workspace(workspace_id: str) -> int:
     its fresh data is never purged; a workspace reinstalled before the job ran keeps its data.
     :return: how many cached entities were removed.
     """
-    installation = db.session.execute(
-        db.select(Installation).where(Installation.workspace_id == workspace_id).with_for_update()
-    ).scalar_one_or_none()
-    if installation is None or installation.status != InstallationStatus.DELETED.value:
-        db.session.rollback()
+    if not installations.lock_if_deleted(workspace_id):
         log.info("purge skipped: the workspace is installed again or unknown")
         return 0
     removed = workspace_data.delete_workspace(workspace_id)

@@ -1,4 +1,8 @@
-"""Installations: one row per workspace, written by the lifecycle callbacks."""
+"""Installations: one row per workspace, written by the lifecycle callbacks.
+
+Lookups answer the row or None; what a missing or inactive installation means to a caller (404,
+410) is the caller's to say (``addon.flows.installation_checks``).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,6 @@ from dataclasses import dataclass, field
 from sqlalchemy.exc import IntegrityError
 
 from ..crypto import token_digest
-from ..errors import Gone, NotFound
 from ..extensions import db
 from ..models import Installation, InstallationStatus, utcnow
 from . import lifecycle_outbox, webhooks
@@ -30,38 +33,6 @@ def is_active(workspace_id: str) -> bool:
     status = db.session.execute(
         db.select(Installation.status).where(Installation.workspace_id == workspace_id)).scalar_one_or_none()
     return status == InstallationStatus.ACTIVE.value
-
-
-def require(workspace_id: str) -> Installation:
-    """The installation of ``workspace_id`` (any status).
-
-    :raise NotFound: 404 ``not_installed`` when the workspace never installed the add-on.
-    """
-    installation = get(workspace_id)
-    if installation is None:
-        raise NotFound("The add-on is not installed on this workspace.", code="not_installed")
-    return installation
-
-
-def require_active(workspace_id: str) -> Installation:
-    """The ACTIVE installation of ``workspace_id``.
-
-    :raise NotFound: never installed. :raise Gone: 410 when inactive or deleted.
-    """
-    return check_active(get(workspace_id))
-
-
-def check_active(installation: Installation | None) -> Installation:
-    """``installation`` when it exists and is ACTIVE.
-
-    :raise NotFound: None (never installed). :raise Gone: 410 when inactive or deleted.
-    """
-    if installation is None:
-        raise NotFound("The add-on is not installed on this workspace.", code="not_installed")
-    if not installation.is_active:
-        raise Gone(f"The add-on is {installation.status.lower()} on this workspace.",
-                   status_value=installation.status)
-    return installation
 
 
 @dataclass(frozen=True)
@@ -99,11 +70,29 @@ def record_install(record: InstallRecord, jobs: tuple[str, ...] = ()) -> tuple[I
     return installation, outcome
 
 
+def lock_if_deleted(workspace_id: str) -> bool:
+    """Lock the installation row of ``workspace_id`` until the transaction ends, and tell whether
+    it is DELETED. A reinstall arriving meanwhile waits for the lock, so the caller can act on the
+    uninstalled workspace's data knowing no new installation can appear under it.
+
+    :return: False (the lock is released by a rollback) when the row is unknown or not DELETED.
+    """
+    installation = _locked(workspace_id)
+    if installation is None or installation.status != InstallationStatus.DELETED.value:
+        db.session.rollback()
+        return False
+    return True
+
+
+def _locked(workspace_id: str) -> Installation | None:
+    return db.session.execute(
+        db.select(Installation).where(Installation.workspace_id == workspace_id).with_for_update()
+    ).scalar_one_or_none()
+
+
 def _upsert(record: InstallRecord) -> tuple[Installation, str]:
     now = utcnow()
-    installation = db.session.execute(
-        db.select(Installation).where(Installation.workspace_id == record.workspace_id).with_for_update()
-    ).scalar_one_or_none()
+    installation = _locked(record.workspace_id)
     if installation is None:
         installation, outcome = Installation(workspace_id=record.workspace_id, created_at=now), CREATED
         db.session.add(installation)

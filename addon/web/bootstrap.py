@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from flask import Blueprint, g, jsonify
 
-from ..auth import user_required
 from ..errors import Conflict
 from ..jobs import schedule
 from ..models import BootstrapRun, isoformat_utc
 from ..store import bootstrap_runs
+from .studio_auth import user_required
 
 bp = Blueprint("bootstrap", __name__)
 

@@ -11,14 +11,15 @@ import time
 
 from flask import Blueprint, current_app, g, jsonify, make_response, render_template, request
 
-from .. import auth
 from ..clockify.openapi_catalog import get_catalog
 from ..errors import AddonError, NotFound
+from ..flows import studio_execute
 from ..jobs import bootstrap
 from ..models import isoformat_utc
 from ..store import workspace_data
 from . import studio_calls
 from .query_args import QueryArgs
+from .studio_auth import authorize, user_required
 
 bp = Blueprint("studio", __name__)
 CATALOG_MAX_AGE = 300
@@ -29,13 +30,14 @@ MAX_PAGE_SIZE = 200
 def page():
     """The sidebar page. An invalid token gets an HTML error page with the JSON error's status."""
     try:
-        claims, installation = auth.user_required(allow_query=True)(lambda: (g.claims, g.installation))()
+        caller = authorize(allow_query=True)
     except AddonError as error:
         html = render_template("studio_error.html", status=error.status, code=error.code, message=error.message)
         return _page_response(html, error.status)
     settings = current_app.config["SETTINGS"]
+    claims = caller.claims
     bootstrap = {
-        **_session(claims, installation),
+        **_session(claims),
         "frameAncestors": settings.frame_ancestors.split(),
         "maxPayloadBytes": settings.api_call_max_payload_bytes,
     }
@@ -45,14 +47,14 @@ def page():
 
 
 @bp.get("/ui/session")
-@auth.user_required
+@user_required
 def session():
     """What the page needs to know about the current token (a fresh token is checked here)."""
-    return jsonify(_session(g.claims, g.installation))
+    return jsonify(_session(g.claims))
 
 
 @bp.get("/ui/api-explorer/endpoints")
-@auth.user_required
+@user_required
 def endpoints():
     """The catalog: every operation grouped by tag; cached by the browser, revalidated by ETag."""
     catalog = get_catalog()
@@ -61,7 +63,7 @@ def endpoints():
 
 
 @bp.get("/ui/api-explorer/endpoints/<operation_id>")
-@auth.user_required
+@user_required
 def endpoint(operation_id: str):
     """One operation with its parameters and resolved request body schema."""
     catalog = get_catalog()
@@ -73,21 +75,21 @@ def endpoint(operation_id: str):
 
 
 @bp.post("/ui/api-explorer/execute")
-@auth.user_required
+@user_required
 def execute():
     """Run one operation by id: ``{operationId, pathParams, query, body, confirm}``."""
-    return jsonify(studio_calls.run(studio_calls.parse_execute(request)))
+    return jsonify(studio_execute.run(studio_calls.parse_execute(request), g.caller, current_app.config["SETTINGS"]))
 
 
 @bp.post("/api-call")
-@auth.user_required
+@user_required
 def api_call():
     """Run one operation by method and path: ``{method, path, query, body, confirm}``."""
-    return jsonify(studio_calls.run(studio_calls.parse_api_call(request)))
+    return jsonify(studio_execute.run(studio_calls.parse_api_call(request), g.caller, current_app.config["SETTINGS"]))
 
 
 @bp.get("/ui/workspace-data")
-@auth.user_required
+@user_required
 def cached_workspace_data():
     """Counts of the cached entities per source and, with ``source``, one page of them (``q``:
     only those whose id or JSON contains it)."""
@@ -112,7 +114,7 @@ def cached_workspace_data():
                    collections=collections)
 
 
-def _session(claims, installation) -> dict:
+def _session(claims) -> dict:
     settings = current_app.config["SETTINGS"]
     return {
         "workspaceId": claims.workspace_id,
@@ -123,7 +125,7 @@ def _session(claims, installation) -> dict:
         "expiresAt": claims.expires_at,
         "serverTime": time.time(),
         "backendUrl": claims.backend_url,
-        "reportsUrl": studio_calls.reports_url_of(claims),
+        "reportsUrl": studio_execute.reports_url_of(claims),
         "installationTokenAllowed": settings.studio_allow_installation_token and claims.is_admin,
     }
 

@@ -12,13 +12,13 @@ import json
 
 from flask import Blueprint, g, jsonify, request
 
-from .. import auth
 from ..errors import Conflict, NotFound
 from ..jobs.webhook_processing import replay_event
 from ..logs import redact, redact_value
 from ..models import isoformat_utc
 from ..store import webhook_events
 from .query_args import QueryArgs
+from .studio_auth import user_required
 
 bp = Blueprint("studio_events", __name__)
 MAX_PAGE_SIZE = 100
@@ -29,7 +29,7 @@ RETRYABLE = (webhook_events.EventStatus.FAILED.value,)
 
 
 @bp.get("/ui/events")
-@auth.user_required(admin=True)
+@user_required(admin=True)
 def list_events():
     """One page of the workspace's webhook events, newest first: ``?eventType=&status=&page=&pageSize=``.
 
@@ -50,7 +50,7 @@ def list_events():
 
 
 @bp.get(f"/ui/events/<int(max={MAX_EVENT_ID}):event_id>")
-@auth.user_required(admin=True)
+@user_required(admin=True)
 def show_event(event_id: int):
     """One event with its payload (redacted).
 
@@ -61,7 +61,7 @@ def show_event(event_id: int):
 
 
 @bp.post(f"/ui/events/<int(max={MAX_EVENT_ID}):event_id>/retry")
-@auth.user_required(admin=True)
+@user_required(admin=True)
 def retry_event(event_id: int):
     """Re-enqueue a failed event, as ``flask webhooks replay`` would.
 

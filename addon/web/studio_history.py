@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from flask import Blueprint, g, jsonify, request
 
-from .. import auth
 from ..errors import Forbidden
 from ..models import isoformat_utc
 from ..store import api_calls
 from .query_args import QueryArgs
+from .studio_auth import user_required
 
 bp = Blueprint("studio_history", __name__)
 MAX_PAGE_SIZE = 100
@@ -21,7 +21,7 @@ SCOPES = ("mine", "workspace")
 
 
 @bp.get("/ui/history")
-@auth.user_required
+@user_required
 def history():
     """One page of API Studio calls, newest first: ``?scope=&q=&statusClass=&page=&pageSize=``.
 

@@ -7,9 +7,9 @@ be written to Redis for a worker, and a run is short by construction. It stops a
 held for at most about a minute. Cancelling is closing the connection: the next progress line
 fails to write, the server closes this generator, and no further page is requested.
 
-Every page is an ordinary API Studio call (``studio_calls.run``): the same checks, an audit row
-each, and a slot of the workspace's shared rate budget. A spent budget is waited out (the run
-goes on at the pace the budget allows) instead of being refused.
+Every page is an ordinary API Studio call (``addon.flows.studio_execute.run``): the same checks,
+an audit row each, and a slot of the workspace's shared rate budget. A spent budget is waited out
+(the run goes on at the pace the budget allows) instead of being refused.
 
 The answer is NDJSON: ``{"type": "progress", "pages", "items", "requestsLeft",
 "rateLimitRemaining"}`` after each page, then one ``{"type": "done", "stoppedBy", "pages",
@@ -22,13 +22,15 @@ import json
 import time
 from dataclasses import dataclass, replace
 
-from flask import Blueprint, Response, current_app, request, stream_with_context
+from flask import Blueprint, Response, current_app, g, request, stream_with_context
 
-from .. import auth
 from ..clockify.bootstrap_operations import PAGE_SIZE_PARAMS
 from ..errors import AddonError, NotFound, RateLimited, ValidationFailed
+from ..flows import studio_execute
+from ..flows.studio_execute import CallRequest
 from ..jobs.bootstrap_plan import is_last_page
 from . import studio_calls
+from .studio_auth import user_required
 
 bp = Blueprint("studio_pages", __name__)
 MAX_RUN_SECONDS = 60.0
@@ -47,7 +49,7 @@ class PagePlan:
 
 
 @bp.post("/ui/api-explorer/all-pages")
-@auth.user_required
+@user_required
 def all_pages():
     """``{operationId, pathParams, query}`` of a GET with ``page`` and a page-size parameter →
     NDJSON progress lines, then the merged result. The first page is fetched before the answer
@@ -59,7 +61,7 @@ def all_pages():
                     headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
 
-def _plan(call: studio_calls.CallRequest) -> PagePlan:
+def _plan(call: CallRequest) -> PagePlan:
     operation = call.operation
     if operation is None:
         raise NotFound(call.unknown_message, code="unknown_operation", suggestions=call.suggestions)
@@ -84,13 +86,13 @@ def _plan(call: studio_calls.CallRequest) -> PagePlan:
     return PagePlan(size_param, size, settings.studio_max_pages, time.monotonic() + MAX_RUN_SECONDS)
 
 
-def _fetch(call: studio_calls.CallRequest, plan: PagePlan, page: int) -> dict:
+def _fetch(call: CallRequest, plan: PagePlan, page: int) -> dict:
     """Page ``page`` through the ordinary call path, waiting out a spent rate budget."""
     query = {name: value for name, value in call.query.items() if name not in ("page", *PAGE_SIZE_PARAMS)}
     paged = replace(call, query={**query, "page": page, plan.size_param: plan.page_size}, confirm=False)
     while True:
         try:
-            return studio_calls.run(paged)
+            return studio_execute.run(paged, g.caller, current_app.config["SETTINGS"])
         except RateLimited:
             if time.monotonic() + RATE_LIMIT_PAUSE_SECONDS > plan.deadline:
                 raise

@@ -9,22 +9,24 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request
 
-from .. import auth
 from ..clockify.snippets import SnippetCall, all_snippets
+from ..flows import studio_execute
 from . import studio_calls
+from .studio_auth import user_required
 
 bp = Blueprint("studio_snippets", __name__)
 
 
 @bp.post("/ui/api-explorer/snippets")
-@auth.user_required
+@user_required
 def snippets():
     """``{operationId, pathParams, query, body}`` → ``{method, url, curl, python, javascript}``."""
     call = studio_calls.parse_execute(request)
     # A snippet sends nothing: no confirmation needed, and always the user's own credentials.
-    prepared = studio_calls._prepare(replace(call, confirm=True, use_installation_token=False))
+    prepared = studio_execute.prepare(replace(call, confirm=True, use_installation_token=False), g.caller,
+                                      current_app.config["SETTINGS"])
     wire = SnippetCall.build(prepared.operation.method, prepared.base_url, prepared.path, prepared.query_pairs,
                              prepared.body)
     return jsonify(method=wire.method, url=wire.url, **all_snippets(wire))

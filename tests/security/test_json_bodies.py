@@ -14,9 +14,9 @@ import pytest
 from addon.clockify import lifecycle
 from addon.clockify.event_types import category_of, route_path
 from addon.extensions import db
+from addon.json_bodies import MAX_JSON_DEPTH, MalformedJson, decode_json
 from addon.models import ApiCall, WebhookEvent
 from addon.testkit.clockify_calls import ClockifySimulator, FlaskTransport
-from addon.web.request_body import MAX_JSON_DEPTH, MalformedJson, decode_json
 
 WORKSPACE = "ws-bodies-1"
 EVENT = "NEW_TIME_ENTRY"

@@ -12,10 +12,10 @@ import pytest
 
 from addon.clockify import deliveries
 from addon.extensions import db
+from addon.json_bodies import decode_json
 from addon.models import LatestDelivery, utcnow
 from addon.store import webhook_events
 from addon.testkit.webhooks import entity_payload
-from addon.web.request_body import decode_json
 
 ENTRY = "te-dedupe"
 

@@ -6,8 +6,8 @@ import pytest
 
 from addon.clockify import deliveries
 from addon.clockify.deliveries import ParsedBody
+from addon.json_bodies import decode_json
 from addon.store.webhook_events import storable_headers
-from addon.web.request_body import decode_json
 from addon.webhook_handlers import ANY_EVENT, Registry
 from addon.webhook_handlers.workspace_data import KINDS, find_entities
 
