@@ -115,9 +115,12 @@ def test_operations_that_refuse_addon_tokens_still_validate(validator):
     assert check(validator, "getWorkspacesOfUser", {}) == []
 
 
-def test_unexpected_base_url_shape_is_reported(validator):
+@pytest.mark.parametrize("base_url", [
+    "https://euc1.clockify.me/elsewhere/api", "https://euc1.clockify.me//api", "https://euc1.clockify.me/api/..",
+])
+def test_unexpected_base_url_shape_is_reported(validator, base_url):
     with pytest.raises(UnsupportedBaseUrl):
-        check(validator, "getProjects", {"workspaceId": "ws1"}, base_url="https://euc1.clockify.me/elsewhere/api")
+        check(validator, "getProjects", {"workspaceId": "ws1"}, base_url=base_url)
 
 
 def test_huge_values_do_not_make_huge_messages(validator):
