@@ -16,7 +16,7 @@ one validated.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 
@@ -25,7 +25,7 @@ from ..logs import redact, redact_value
 from ..models import ApiCall, utcnow
 
 MAX_STORED_BODY_BYTES = 16 * 1024
-_calls = ApiCall.__table__
+_calls = cast(sa.Table, ApiCall.__table__)
 # Built once and run on the session's connection, not through the ORM: the audit row is on the
 # hot path of every call.
 _INSERT_CALL = sa.insert(_calls).values(**{name: sa.bindparam(name, type_=_calls.c[name].type) for name in (
