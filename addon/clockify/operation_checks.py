@@ -26,7 +26,7 @@ from openapi_core.schema.parameters import get_style_and_explode
 from openapi_core.templating.media_types.exceptions import MediaTypeNotFound
 from openapi_core.validation.schemas.exceptions import InvalidSchemaValue
 
-from .openapi_catalog import normalized_schemas
+from .openapi_schemas import normalized_schemas
 
 JSON = "application/json"
 MAX_MESSAGE_CHARS = 300
@@ -52,7 +52,7 @@ class SpecUnusable(RuntimeError):
 
 def validation_spec(spec: dict, schemas: dict | None = None) -> dict:
     """``spec`` with Clockify's string enums declared as objects turned into string enums (see
-    ``openapi_catalog.normalized_schemas``), or valid values such as ``"taxType": "SIMPLE"``
+    ``openapi_schemas.normalized_schemas``), or valid values such as ``"taxType": "SIMPLE"``
     would be refused. Shallow: every other subtree is ``spec``'s own, which is never modified.
 
     :param schemas: ``normalized_schemas(spec)`` when already computed (the catalog has them).
