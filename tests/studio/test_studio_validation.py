@@ -1,5 +1,7 @@
 """Validation of outgoing calls with openapi-core, errors listed per field."""
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from openapi_spec_validator import validate
 
@@ -136,3 +138,14 @@ def test_query_pairs_write_values_as_on_the_wire():
 def test_validator_is_built_once():
     assert get_validator() is get_validator()
     assert isinstance(get_validator(), RequestValidator)
+
+
+def test_one_validator_serves_threads_at_once(validator):
+    calls = [("getProjects", {"workspaceId": "ws1"}, {"page": "x"}, None),
+             ("getProjects", {"workspaceId": "ws1"}, {"page": 2, "archived": "maybe"}, None),
+             ("createNewProject", {"workspaceId": "ws1"}, None, {"name": 5, "memberships": [{"userId": 3}]}),
+             ("createNewProject", {"workspaceId": "ws1"}, None, {"name": "Apollo"})]
+    expected = [check(validator, op, params, query, body) for op, params, query, body in calls]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda i: check(validator, *calls[i % 4]), range(400)))
+    assert results == [expected[i % 4] for i in range(400)]
