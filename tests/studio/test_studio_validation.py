@@ -1,4 +1,4 @@
-"""Validation of outgoing calls with openapi-core, errors listed per field."""
+"""Validation of outgoing calls with openapi-core's parts, errors listed per field."""
 
 from concurrent.futures import ThreadPoolExecutor
 
@@ -6,13 +6,13 @@ import pytest
 from openapi_spec_validator import validate
 
 from addon.clockify.openapi_catalog import get_catalog, load_spec
+from addon.clockify.operation_checks import validation_spec
 from addon.clockify.request_validation import (
     RequestValidator,
     UnsupportedBaseUrl,
     encode_body,
     get_validator,
     query_pairs,
-    validation_spec,
 )
 
 API = "https://api.clockify.me/api"
