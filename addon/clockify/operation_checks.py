@@ -88,7 +88,7 @@ class ParameterCheck:
         try:
             try:
                 value = self.deserializer.deserialize(source)
-            except KeyError:
+            except KeyError:  # how openapi-core's deserializers say the parameter is absent
                 if not self.has_default:
                     return [FieldError(self.location, self.name, "Required.")] if self.required else []
                 value = self.default
@@ -124,7 +124,7 @@ class BodyCheck:
         if not body_bytes:
             return [FieldError("body", "", "A request body is required.")] if self.required else []
         try:
-            if self.deserializer is None:
+            if self.deserializer is None:  # openapi-core's answer; the precheck refuses such a body first
                 raise MediaTypeNotFound(JSON, self.media_types)
             value = self.deserializer.deserialize(body_bytes)
             if self.schema_validator is not None:
