@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
                     rss for sizes in results["bootstrap"]["worker_rss_mib"].values() for rss in sizes)}
             if "studio" in sections:
                 _log("API Studio")
-                results["studio"] = studio.measure(stack, bench, fake=fake, addon_url=addon_url)
+                results["studio"] = studio.measure(stack, bench, fake=fake, addon_url=addon_url, web=web)
                 results["memory"]["after_studio"] = {"web": memory.web(web)}
         except Exception:
             _log(f"failed; process logs are in {stack.log_dir}:")

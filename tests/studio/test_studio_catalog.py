@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from addon.clockify.openapi_catalog import Catalog, form_schema, get_catalog, load_spec, normalized_schemas
+from addon.clockify.openapi_catalog import Catalog, get_catalog, load_spec
+from addon.clockify.openapi_schemas import form_schema, normalized_schemas
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,5 @@
 """What an execute costs the process: one parse of the spec shared by everyone, validation
-documents built once per operation and parameter set, one audit commit per call."""
+checks built once per operation, one audit commit per call."""
 
 import pytest
 from sqlalchemy import event
@@ -16,21 +16,25 @@ def test_the_catalog_and_the_validator_share_one_parsed_spec():
     spec = openapi_spec.load()
     assert load_spec() is spec
     validator, catalog = get_validator(), get_catalog()
-    operation = catalog.get("getProjects")
-    declared = spec["paths"][operation.path]["get"]
-    # The validation view copies only what it patches: parameters and schemas are the same objects.
-    assert validator._spec["paths"][operation.path]["get"]["parameters"] is declared["parameters"]
+    # The validation view copies only what it patches: the paths and the schemas are the same objects.
+    assert validator._spec["paths"] is spec["paths"]
     assert validator._spec["components"]["schemas"] is catalog.schemas
 
 
-def test_validation_documents_are_built_once_per_operation_and_parameters_sent():
+def test_checks_are_built_once_per_operation(monkeypatch):
     validator, operation = get_validator(), get_catalog().get("getProjects")
-    first = validator._openapi_for(operation, frozenset({"page"}))
-    assert validator._openapi_for(operation, frozenset({"page"})) is first
-    assert validator._openapi_for(operation, frozenset({"page", "name"})) is not first
-    declared = (first.spec / "paths" / operation.path / "get" / "parameters").read_value()
-    kept = {p["name"] for p in declared}
-    assert kept == {"workspaceId", "page"}
+    checks = validator._checks_for(operation)
+    assert validator._checks_for(operation) is checks
+    declared = load_spec()["paths"][operation.path]["get"]["parameters"]
+    assert [c.name for c in checks.parameters] == [p["name"] for p in declared]
+    built = []
+    factories = validator._openapi
+    for factory in (factories.schema_validators_factory, factories.style_deserializers_factory):
+        monkeypatch.setattr(factory, "create", lambda *args, **kwargs: built.append(args))
+    errors = validator.validate(operation, "https://api.clockify.me/api", {"workspaceId": "ws1"},
+                                {"page": "x", "name": "a", "archived": True}, None, None)
+    assert [e.field for e in errors] == ["page"]
+    assert built == []  # nothing is built per call
 
 
 @pytest.mark.parametrize("body", [

@@ -17,13 +17,12 @@ HISTORY = "/ui/history"
 
 def _audit(app, workspace_id, user_id, operation_id="getProjects", status_code=200, outcome="ok", **fields):
     with app.app_context():
-        row = api_calls.record(workspace_id, user_id=user_id, operation_id=operation_id,
+        return api_calls.record(workspace_id, user_id=user_id, operation_id=operation_id,
                                method=fields.pop("method", "GET"),
                                path=fields.pop("path", f"/v1/workspaces/{workspace_id}/projects"),
                                request=fields.pop("request", {"pathParams": {"workspaceId": workspace_id},
                                                               "query": {"page": 1}}),
                                outcome=outcome, status_code=status_code, duration_ms=12.5, **fields)
-        return row.id
 
 
 @pytest.fixture

@@ -1,16 +1,18 @@
-"""Validation of outgoing calls with openapi-core, errors listed per field."""
+"""Validation of outgoing calls with openapi-core's parts, errors listed per field."""
+
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from openapi_spec_validator import validate
 
 from addon.clockify.openapi_catalog import get_catalog, load_spec
+from addon.clockify.operation_checks import validation_spec
 from addon.clockify.request_validation import (
     RequestValidator,
     UnsupportedBaseUrl,
     encode_body,
     get_validator,
     query_pairs,
-    validation_spec,
 )
 
 API = "https://api.clockify.me/api"
@@ -115,9 +117,12 @@ def test_operations_that_refuse_addon_tokens_still_validate(validator):
     assert check(validator, "getWorkspacesOfUser", {}) == []
 
 
-def test_unexpected_base_url_shape_is_reported(validator):
+@pytest.mark.parametrize("base_url", [
+    "https://euc1.clockify.me/elsewhere/api", "https://euc1.clockify.me//api", "https://euc1.clockify.me/api/..",
+])
+def test_unexpected_base_url_shape_is_reported(validator, base_url):
     with pytest.raises(UnsupportedBaseUrl):
-        check(validator, "getProjects", {"workspaceId": "ws1"}, base_url="https://euc1.clockify.me/elsewhere/api")
+        check(validator, "getProjects", {"workspaceId": "ws1"}, base_url=base_url)
 
 
 def test_huge_values_do_not_make_huge_messages(validator):
@@ -133,3 +138,14 @@ def test_query_pairs_write_values_as_on_the_wire():
 def test_validator_is_built_once():
     assert get_validator() is get_validator()
     assert isinstance(get_validator(), RequestValidator)
+
+
+def test_one_validator_serves_threads_at_once(validator):
+    calls = [("getProjects", {"workspaceId": "ws1"}, {"page": "x"}, None),
+             ("getProjects", {"workspaceId": "ws1"}, {"page": 2, "archived": "maybe"}, None),
+             ("createNewProject", {"workspaceId": "ws1"}, None, {"name": 5, "memberships": [{"userId": 3}]}),
+             ("createNewProject", {"workspaceId": "ws1"}, None, {"name": "Apollo"})]
+    expected = [check(validator, op, params, query, body) for op, params, query, body in calls]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda i: check(validator, *calls[i % 4]), range(400)))
+    assert results == [expected[i % 4] for i in range(400)]
