@@ -10,7 +10,9 @@ from addon.crypto import token_digest
 from addon.extensions import db
 from addon.models import BootstrapRun, Installation, InstallationWebhook
 from addon.store import webhooks
-from addon.testkit.clockify_calls import ClockifySimulator, FlaskTransport, installed_payload
+from addon.testkit.addon_transports import FlaskTransport
+from addon.testkit.clockify_calls import ClockifySimulator
+from addon.testkit.clockify_payloads import installed_payload
 from addon.testkit.signing import Signer, generate_private_key
 
 WS = "5f1e2d3c4b5a697887766554"

@@ -15,7 +15,8 @@ from addon.clockify import lifecycle
 from addon.clockify.event_types import category_of, route_path
 from addon.extensions import db
 from addon.models import ApiCall, WebhookEvent
-from addon.testkit.clockify_calls import ClockifySimulator, FlaskTransport
+from addon.testkit.addon_transports import FlaskTransport
+from addon.testkit.clockify_calls import ClockifySimulator
 from addon.web.request_body import MAX_JSON_DEPTH, MalformedJson, decode_json
 
 WORKSPACE = "ws-bodies-1"

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from prometheus_client import REGISTRY
 
 from addon.extensions import db
-from addon.jobs.webhook_processing import sweep
+from addon.jobs.webhook_requeue import sweep
 from addon.models import utcnow
 from addon.testkit.webhooks import entity_payload
 
