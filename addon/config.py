@@ -98,7 +98,6 @@ VARIABLES: tuple[Variable, ...] = (
 # Variables production refuses to start without (``load_settings`` enforces each); app.json asks
 # for them and .env.example marks them.
 REQUIRED_IN_PRODUCTION = ("BASE_URL", "DATABASE_URL", "REDIS_URL", "TOKEN_ENCRYPTION_KEY")
-_BY_NAME = {v.name: v for v in VARIABLES}
 
 
 class Settings:

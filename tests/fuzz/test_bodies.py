@@ -103,7 +103,7 @@ def _signing_ids(raw: bytes, default: tuple[str, str]) -> tuple[str, str]:
 WS, ADDON = "ws-fuzz", "addon-fuzz"
 
 
-@pytest.mark.parametrize("kind", lifecycle.TYPES)
+@pytest.mark.parametrize("kind", tuple(lifecycle.PATHS))
 def test_lifecycle_bodies_never_crash_or_half_write(app, kit, signer, kind):
     valid = {
         lifecycle.INSTALLED: payloads.installed_payload(signer, WS, ADDON, webhooks=[
