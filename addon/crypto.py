@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 
 import sqlalchemy as sa
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet
 from flask import current_app
 
 EXTENSION_KEY = "addon.cipher"
@@ -84,5 +84,4 @@ def instance_key(instance_path: str) -> bytes:
     return path.read_bytes().strip()
 
 
-__all__ = ["EncryptedText", "InvalidToken", "TokenCipher", "current_cipher", "init_app", "instance_key",
-           "token_digest"]
+__all__ = ["EncryptedText", "TokenCipher", "current_cipher", "init_app", "instance_key", "token_digest"]
