@@ -22,6 +22,7 @@ from typing import Any
 from dotenv import dotenv_values
 
 from . import config_parsers as P
+from . import crypto
 from .clockify import schemas as contract_schemas
 from .config_parsers import ConfigError
 
@@ -97,7 +98,6 @@ VARIABLES: tuple[Variable, ...] = (
 # Variables production refuses to start without (``load_settings`` enforces each); app.json asks
 # for them and .env.example marks them.
 REQUIRED_IN_PRODUCTION = ("BASE_URL", "DATABASE_URL", "REDIS_URL", "TOKEN_ENCRYPTION_KEY")
-_BY_NAME = {v.name: v for v in VARIABLES}
 
 
 class Settings:
@@ -201,9 +201,10 @@ def _cross_checks(values: dict[str, Any], instance_path: str) -> list[str]:
         values["database_url"] = f"sqlite:///{os.path.join(instance_path, 'addon.db')}"
     if values["token_encryption_key"] is None and values["env"] in ("development", "test"):
         try:
-            values["token_encryption_key"] = P.instance_key(instance_path)
-        except ConfigError as error:
-            problems.extend(error.lines)
+            values["token_encryption_key"] = crypto.instance_key(instance_path)
+        except OSError as error:
+            problems.append(f"TOKEN_ENCRYPTION_KEY is not set and no key can be kept in {instance_path!r} "
+                            f"({error.strerror})")
     scopes, version = values["addon_scopes"], values["manifest_schema_version"]
     if scopes is not None and version is not None:
         chosen = P.names("ADDON_SCOPES", scopes)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -283,23 +282,3 @@ def fernet_key(name: str, value: str | None) -> bytes | None:
         raise ConfigError(f"{name} must be a Fernet key (32 url-safe base64-encoded bytes)") from None
     return value.encode()
 
-
-def instance_key(instance_path: str) -> bytes:
-    """Development/test only: a Fernet key generated once and kept in the instance folder.
-
-    :raise ConfigError: when the folder cannot hold it.
-    """
-    path = Path(instance_path) / "token_encryption.key"
-    try:
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            except FileExistsError:  # another process won the race; use its key
-                return path.read_bytes().strip()
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(base64.urlsafe_b64encode(os.urandom(32)))
-        return path.read_bytes().strip()
-    except OSError as error:
-        raise ConfigError(f"TOKEN_ENCRYPTION_KEY is not set and no key can be kept in {instance_path!r} "
-                          f"({error.strerror})") from None

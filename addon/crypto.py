@@ -1,18 +1,24 @@
 """Encryption at rest for Clockify tokens (Fernet, key from ``TOKEN_ENCRYPTION_KEY``).
 
 ``EncryptedText`` is a column type: the ORM hands plain text to the app and ciphertext to the
-database, so no code path can store a token in clear by forgetting to encrypt it.
+database, so no code path can store a token in clear by forgetting to encrypt it. Development
+and test instances without that variable use a key kept in the instance folder
+(``instance_key``).
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import os
+from pathlib import Path
 
 import sqlalchemy as sa
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet
 from flask import current_app
 
 EXTENSION_KEY = "addon.cipher"
+INSTANCE_KEY_FILE = "token_encryption.key"
 
 
 class TokenCipher:
@@ -61,4 +67,21 @@ class EncryptedText(sa.types.TypeDecorator):
         return None if value is None else current_cipher().decrypt(value)
 
 
-__all__ = ["EncryptedText", "InvalidToken", "TokenCipher", "current_cipher", "init_app", "token_digest"]
+def instance_key(instance_path: str) -> bytes:
+    """Development/test only: a Fernet key generated once and kept in the instance folder (mode 0600).
+
+    :raise OSError: when the folder cannot hold it.
+    """
+    path = Path(instance_path) / INSTANCE_KEY_FILE
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process won the race; use its key
+            return path.read_bytes().strip()
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(base64.urlsafe_b64encode(os.urandom(32)))
+    return path.read_bytes().strip()
+
+
+__all__ = ["EncryptedText", "TokenCipher", "current_cipher", "init_app", "instance_key", "token_digest"]

@@ -1,8 +1,8 @@
 """The development signing key: an RSA key pair generated once into the instance folder.
 
 In ``development`` the app trusts its public half beside Clockify's key, so the developer
-simulator (``flask dev ...``) can sign lifecycle calls and tokens locally. It lives in the
-runtime, not in the test kit, because the app itself loads it.
+simulator (``flask clockify simulate ...``) can sign lifecycle calls and tokens locally. It lives
+in the runtime, not in the test kit, because the app itself loads it.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 With ``REDIS_URL`` the app talks to real Redis and separate ``worker.py`` processes run the jobs.
 Without it (development only) it keeps an in-memory fakeredis and runs jobs on a thread of the
-web process (``addon.embedded_worker``). Queues by priority: ``high`` (webhook events,
+web process (``addon.workers.EmbeddedWorker``). Queues by priority: ``high`` (webhook events,
 lifecycle follow-ups), ``default``, ``bootstrap`` (long paginated fetches).
 """
 

@@ -41,7 +41,7 @@ SWEEPS: tuple[str, ...] = (
     # Enqueues the jobs of lifecycle changes committed while Redis was down.
     "addon.jobs.lifecycle_outbox.dispatch_pending",
     # Heals the self-rescheduling webhook sweep chain if a lost job broke it (idempotent).
-    "addon.jobs.webhook_processing.keep_sweep_scheduled",
+    "addon.jobs.webhook_requeue.keep_sweep_scheduled",
 )
 
 

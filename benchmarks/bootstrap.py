@@ -17,7 +17,8 @@ import redis
 import sqlalchemy as sa
 from rq import Queue, Worker
 
-from addon.testkit.clockify_calls import ClockifySimulator, HttpTransport
+from addon.testkit.addon_transports import HttpTransport
+from addon.testkit.clockify_calls import ClockifySimulator
 from addon.testkit.fake_clockify import FakeClockify, max_in_sliding_window
 
 from . import memory

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 import redis
 import sqlalchemy as sa
 
-from addon.testkit.clockify_calls import ClockifySimulator, HttpTransport
+from addon.testkit.addon_transports import HttpTransport
+from addon.testkit.clockify_calls import ClockifySimulator
 
 from . import cpu
 from .environment import REDIS_URL, BenchEnvironment

@@ -12,7 +12,8 @@ import time
 
 import requests
 
-from addon.testkit.clockify_calls import ClockifySimulator, HttpTransport
+from addon.testkit.addon_transports import HttpTransport
+from addon.testkit.clockify_calls import ClockifySimulator
 from addon.testkit.fake_clockify import FakeClockify
 from addon.testkit.signing import Signer
 

@@ -5,6 +5,7 @@ key the app trusts through CLOCKIFY_PUBLIC_KEY, so every token in the tests is r
 from __future__ import annotations
 
 import os
+import threading
 
 import pytest
 import redis
@@ -14,6 +15,7 @@ from addon import create_app
 from addon.extensions import db
 from addon.testkit.databases import recreate_postgres_database
 from addon.testkit.signing import Signer, generate_private_key
+from addon.workers import BackgroundThread
 
 pytest_plugins = ["addon.testkit.pytest_plugin", "addon.testkit.openapi_plugin"]
 
@@ -87,6 +89,20 @@ def _clean_state(request):
             for table in reversed(db.metadata.sorted_tables):
                 conn.execute(table.delete())
     redis.Redis.from_url(TEST_REDIS_URL).flushdb()
+
+
+@pytest.fixture(autouse=True)
+def _no_background_thread_left():
+    """Stop the background threads (jobs watcher, embedded worker) that the apps of a test started
+    on their first request. An app outside ``test`` starts them, and nothing else ends them while
+    the app lives: left running, they would go on reading their app's database and Redis, and
+    logging, during the tests that follow."""
+    before = set(threading.enumerate())
+    yield
+    started = [t for t in threading.enumerate() if isinstance(t, BackgroundThread) and t not in before]
+    for thread in started:
+        thread.stop(timeout=10)
+    assert [t.name for t in started if t.is_alive()] == []
 
 
 @pytest.fixture

@@ -43,7 +43,6 @@ REJECTION_REASONS = (
     "storage_unavailable",
     "other",
 )
-OUTCOMES = ("accepted", "duplicate", *(f"rejected_{r}" for r in REJECTION_REASONS))
 
 
 @dataclass(frozen=True)

@@ -33,11 +33,6 @@ ALL_EVENTS: tuple[str, ...] = tuple(e for events in EVENTS_BY_CATEGORY.values() 
 CATEGORY_OF: dict[str, str] = {e: c for c, events in EVENTS_BY_CATEGORY.items() for e in events}
 
 
-def official_events() -> frozenset[str]:
-    """Every event name any bundled schema version allows."""
-    return frozenset(e for v in schemas.VERSIONS for e in schemas.allowed_events(v))
-
-
 def category_of(event: str) -> str:
     """The route category of ``event``; events the contract does not know go to ``generic``."""
     return CATEGORY_OF.get(event, GENERIC)

@@ -7,8 +7,6 @@ from collections.abc import Mapping
 from typing import Protocol
 from urllib.parse import urlsplit
 
-from . import schemas
-
 INSTALLED, DELETED, SETTINGS_UPDATED, STATUS_CHANGED = "INSTALLED", "DELETED", "SETTINGS_UPDATED", "STATUS_CHANGED"
 
 
@@ -23,7 +21,6 @@ PATHS: dict[str, str] = {
     STATUS_CHANGED: "/lifecycle/status-changed",
     DELETED: "/lifecycle/deleted",
 }
-TYPES: tuple[str, ...] = tuple(PATHS)
 
 # Where the token of a lifecycle call is looked for, first match wins. Clockify documents the
 # first; the others are accepted for older platform versions and tools.
@@ -31,11 +28,6 @@ TOKEN_HEADERS = ("X-Addon-Lifecycle-Token", "Clockify-Signature", "X-Addon-Signa
 
 ACTIVE, INACTIVE = "ACTIVE", "INACTIVE"
 STATUSES = (ACTIVE, INACTIVE)
-
-
-def official_types() -> frozenset[str]:
-    """Lifecycle types the bundled schemas define (the same four in every version)."""
-    return frozenset(t for v in schemas.VERSIONS for t in schemas.lifecycle_types(v))
 
 
 def token_from(headers: HeaderLookup) -> str | None:

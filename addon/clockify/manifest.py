@@ -21,7 +21,6 @@ ICON_PATH = "/static/icon.svg"
 MINIMAL_SUBSCRIPTION_PLAN = "FREE"
 STUDIO_PATH = "/ui"
 STUDIO_LABEL = "API Studio"
-MANIFEST_PATHS = ("/manifest", "/manifest.json")
 SETTINGS_TAB = {"id": "general", "name": "General"}
 
 # Structured settings (CHECKBOX values are booleans: the schema's minLength/minItems apply to

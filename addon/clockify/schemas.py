@@ -30,8 +30,3 @@ def allowed_events(version: str) -> tuple[str, ...]:
 def scopes(version: str = LATEST) -> tuple[str, ...]:
     """Scope names of ``version``."""
     return tuple(manifest_schema(version)["definitions"]["scope"]["enum"])
-
-
-def lifecycle_types(version: str = LATEST) -> tuple[str, ...]:
-    """Lifecycle callback types of ``version``."""
-    return tuple(manifest_schema(version)["definitions"]["lifecycle"]["properties"]["type"]["enum"])

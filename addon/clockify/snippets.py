@@ -18,7 +18,6 @@ from typing import Any, cast
 from requests.models import PreparedRequest
 
 API_KEY_PLACEHOLDER = "<your API key>"
-LANGUAGES = ("curl", "python", "javascript")
 
 
 @dataclass(frozen=True)

@@ -137,7 +137,7 @@ def _enqueue_singleton(queue_name: str, func: str, workspace_id: str, kind: str,
 
 PROCESS_EVENT_JOB = "addon.jobs.webhook_processing.process_event"
 PROCESS_RECEIVED_JOB = "addon.jobs.webhook_processing.process_received_events"
-SWEEP_EVENTS_JOB = "addon.jobs.webhook_processing.sweep_events"
+SWEEP_EVENTS_JOB = "addon.jobs.webhook_requeue.sweep_events"
 # Handler failures retry after 10 s, 1 min, 5 min, 15 min, then the event is marked failed.
 EVENT_RETRY_INTERVALS = (10, 60, 300, 900)
 # The database is the record of an event; RQ's copy of a failed job need not outlive a week.
@@ -181,7 +181,7 @@ def process_webhook_event(event_id: int, workspace_id: str, *, after_attempts: i
     :param after_attempts: attempts already made (a failure in a ``process_received_events``
         batch): the job waits for the backoff of the next attempt and has the remaining retries.
     :raise rq.exceptions.DuplicateJobError: a job for this event still exists in Redis (pending,
-        or finished/failed and not yet expired); ``addon.jobs.webhook_processing.requeue`` handles that.
+        or finished/failed and not yet expired); ``addon.jobs.webhook_requeue.requeue`` handles that.
     :raise redis.exceptions.RedisError: Redis is unavailable (the row keeps its status).
     """
     options: dict[str, Any] = dict(job_id=event_job_id(event_id), workspace_id=workspace_id, unique=True,

@@ -60,20 +60,6 @@ def erase_tokens(workspace_id: str) -> int:
     ).values(token=None)).rowcount
 
 
-def find_by_token(workspace_id: str, token: str, path: str | None = None) -> InstallationWebhook | None:
-    """The webhook row of ``workspace_id`` holding ``token`` (and, when given, on route ``path``).
-
-    Rows are returned whatever the installation's status: a deleted installation keeps its rows
-    so a late delivery can be told apart from a forgery; callers check the installation.
-    """
-    if not token:
-        return None
-    row = db.session.execute(db.select(InstallationWebhook).where(
-        InstallationWebhook.workspace_id == workspace_id,
-        InstallationWebhook.token_digest == token_digest(token))).scalar_one_or_none()
-    return row if _holds(row, token, path) else None
-
-
 @dataclass(frozen=True, slots=True)
 class DeliveryTarget:
     """What a delivery's checks need of the webhook row that holds its token and of the
@@ -115,18 +101,3 @@ def find_delivery_target(workspace_id: str, path: str, token: str) -> DeliveryTa
             or found.status != ACTIVE):
         return None
     return DeliveryTarget(found.event or "", found.addon_id, found.installation_status)
-
-
-def _holds(row: InstallationWebhook | None, token: str, path: str | None) -> bool:
-    """The row's stored token is ``token`` (constant-time) and, when given, its route is ``path``."""
-    if row is None or row.token is None or not hmac.compare_digest(row.token.encode(), token.encode()):
-        return False
-    return path is None or row.path == path
-
-
-def list_for_workspace(workspace_id: str, source: str | None = None) -> list[InstallationWebhook]:
-    """The webhook rows of ``workspace_id`` (optionally of one ``source``), oldest first."""
-    query = db.select(InstallationWebhook).where(InstallationWebhook.workspace_id == workspace_id)
-    if source is not None:
-        query = query.where(InstallationWebhook.source == source)
-    return list(db.session.execute(query.order_by(InstallationWebhook.id)).scalars())

@@ -106,16 +106,6 @@ def delete_workspace(workspace_id: str) -> int:
     return execute_dml(db.delete(WorkspaceData).where(WorkspaceData.workspace_id == workspace_id)).rowcount
 
 
-def list_entities(workspace_id: str, source: str | None = None, limit: int = 100,
-                  offset: int = 0) -> list[WorkspaceData]:
-    """Cached entities of ``workspace_id`` (optionally of one ``source``), oldest source first."""
-    query = db.select(WorkspaceData).where(WorkspaceData.workspace_id == workspace_id)
-    if source is not None:
-        query = query.where(WorkspaceData.source == source)
-    query = query.order_by(WorkspaceData.source, WorkspaceData.id).limit(limit).offset(offset)
-    return list(db.session.execute(query).scalars())
-
-
 def counts(workspace_id: str) -> dict[str, int]:
     """Number of cached entities of ``workspace_id`` per source."""
     rows = db.session.execute(

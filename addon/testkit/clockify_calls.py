@@ -8,124 +8,31 @@ sent through a Flask test client or over HTTP to a running server.
 
 The simulator remembers, per workspace, the add-on id and the token it issued for each webhook
 the manifest declared, exactly as Clockify does; ``send_webhook`` picks the right token and
-route. Payload builders (``installed_payload``...) are plain functions for hand-made calls.
+route. The transports are in ``addon_transports``, the payload builders (``installed_payload``...)
+for hand-made calls in ``clockify_payloads``.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 from urllib.parse import urlencode
 
-import requests
-
 from ..clockify import event_types, lifecycle
+from .addon_transports import Reply
+from .clockify_payloads import (
+    DEFAULT_API_URL,
+    deleted_payload,
+    installed_payload,
+    sample_webhook_payload,
+    settings_updated_payload,
+    status_changed_payload,
+)
 from .signing import Signer
 
-DEFAULT_API_URL = "https://api.clockify.me/api"
 JSON_HEADERS = {"Content-Type": "application/json"}
-
-
-@dataclass(frozen=True)
-class Reply:
-    """An answer of the add-on, the same whichever transport carried the request."""
-
-    status_code: int
-    headers: Mapping[str, str]
-    body: bytes
-
-    def json(self):
-        """The body parsed as JSON (None when empty)."""
-        return json.loads(self.body) if self.body else None
-
-
-class FlaskTransport:
-    """Sends requests through a Flask test client (no socket)."""
-
-    def __init__(self, client):
-        self.client = client
-
-    def request(self, method: str, path: str, *, body: bytes | None = None, headers: Mapping | None = None,
-                chunked: bool = False) -> Reply:
-        """Send one request; ``chunked`` streams the body without a Content-Length."""
-        options: dict[str, Any] = {"headers": dict(headers or {})}
-        if chunked:
-            # As gunicorn does for a chunked request: no Content-Length, and the server has
-            # already de-chunked and terminates the stream.
-            options["headers"]["Transfer-Encoding"] = "chunked"
-            options.update(input_stream=io.BytesIO(body or b""), environ_overrides={"wsgi.input_terminated": True})
-        else:
-            options["data"] = body
-        response = self.client.open(path, method=method, **options)
-        return Reply(response.status_code, dict(response.headers), response.get_data())
-
-
-class HttpTransport:
-    """Sends requests over HTTP to a running server at ``base_url``."""
-
-    def __init__(self, base_url: str, session: requests.Session | None = None, timeout: float = 10.0):
-        self.base_url = base_url.rstrip("/")
-        self.session = session or requests.Session()
-        self.timeout = timeout
-
-    def request(self, method: str, path: str, *, body: bytes | None = None, headers: Mapping | None = None,
-                chunked: bool = False) -> Reply:
-        """Send one request; ``chunked`` uses Transfer-Encoding: chunked."""
-        data = iter([body or b""]) if chunked else body
-        response = self.session.request(method, self.base_url + path, data=data, headers=dict(headers or {}),
-                                        timeout=self.timeout)
-        return Reply(response.status_code, dict(response.headers), response.content)
-
-
-def installed_payload(signer: Signer, workspace_id: str, addon_id: str, *, auth_token: str | None = None,
-                      api_url: str = DEFAULT_API_URL, webhooks: Iterable[Mapping] = (), settings=None,
-                      as_user: str = "owner-user", addon_user_id: str = "addon-user") -> dict:
-    """An INSTALLED body as Clockify sends it (``settings`` only when given: unconfirmed)."""
-    body = {
-        "addonId": addon_id,
-        "authToken": auth_token or signer.installation_token(workspace_id, addon_id),
-        "workspaceId": workspace_id,
-        "asUser": as_user,
-        "apiUrl": api_url,
-        "addonUserId": addon_user_id,
-        "webhooks": [dict(w) for w in webhooks],
-    }
-    if settings is not None:
-        body["settings"] = settings
-    return body
-
-
-def settings_list(values: Mapping) -> list[dict]:
-    """SETTINGS_UPDATED's flat list from ``{id: value}``."""
-    return [{"id": key, "name": key.replace("_", " ").capitalize(), "value": value} for key, value in values.items()]
-
-
-def settings_updated_payload(workspace_id: str, addon_id: str, settings: Mapping | list) -> dict:
-    """A SETTINGS_UPDATED body; ``settings`` as ``{id: value}`` or the flat list itself."""
-    flat = settings_list(settings) if isinstance(settings, Mapping) else list(settings)
-    return {"workspaceId": workspace_id, "addonId": addon_id, "settings": flat}
-
-
-def status_changed_payload(workspace_id: str, addon_id: str, status: str) -> dict:
-    """A STATUS_CHANGED body (``ACTIVE`` or ``INACTIVE``)."""
-    return {"addonId": addon_id, "workspaceId": workspace_id, "status": status}
-
-
-def deleted_payload(workspace_id: str, addon_id: str, as_user: str = "owner-user") -> dict:
-    """A DELETED body."""
-    return {"addonId": addon_id, "workspaceId": workspace_id, "asUser": as_user}
-
-
-def sample_webhook_payload(event: str, workspace_id: str, entity_id: str | None = None) -> dict:
-    """A small delivery body for ``event``: an entity id, the workspace id, and the event name.
-
-    Real bodies are the entity as Clockify's API returns it; pass your own for richer tests.
-    """
-    return {"id": entity_id or uuid.uuid4().hex[:24], "workspaceId": workspace_id, "name": f"sample {event}"}
 
 
 @dataclass

@@ -21,7 +21,9 @@ import requests
 
 from ..clockify.client import reports_base
 from ..dev_signing_key import dev_private_key
-from .clockify_calls import DEFAULT_API_URL, ClockifySimulator, HttpTransport, Reply
+from .addon_transports import HttpTransport, Reply
+from .clockify_calls import ClockifySimulator
+from .clockify_payloads import DEFAULT_API_URL
 from .sandbox import DEFAULT_PORT, read_runtime
 from .signing import Signer
 

@@ -34,7 +34,8 @@ from pathlib import Path
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from ..dev_signing_key import dev_private_key
-from .clockify_calls import ClockifySimulator, HttpTransport
+from .addon_transports import HttpTransport
+from .clockify_calls import ClockifySimulator
 from .fake_clockify import FakeClockify
 from .fake_webhooks import MANIFEST, Subscription, WebhookDeliverer
 from .seed_workspace import build_workspace

@@ -80,7 +80,7 @@ def send_webhook():
 def replay_events():
     """Replay stored events in this process (``flask webhooks replay`` in embedded mode, whose own
     queue no worker reads): ``{"workspace", "since", "event"}``."""
-    from ..jobs.webhook_processing import replay
+    from ..jobs.webhook_requeue import replay
 
     body = request.get_json(silent=True)
     if not isinstance(body, dict) or not isinstance(body.get("workspace"), str) or not body["workspace"].strip():

@@ -1,7 +1,7 @@
 """API Studio's Events tab (workspace owners and admins): the add-on's own webhook inbox.
 
 Lists the deliveries stored for the token's workspace, shows one payload, and retries a failed
-event through the same path as ``flask webhooks replay`` (``addon.jobs.webhook_processing.replay_event``).
+event through the same path as ``flask webhooks replay`` (``addon.jobs.webhook_requeue.replay_event``).
 Headers (they carry the webhook's token) are never shown; payloads and errors are redacted like
 the audit trail's parameters.
 """
@@ -13,7 +13,7 @@ import json
 from flask import Blueprint, g, jsonify, request
 
 from ..errors import Conflict, NotFound
-from ..jobs.webhook_processing import replay_event
+from ..jobs.webhook_requeue import replay_event
 from ..logs import redact, redact_value
 from ..models import isoformat_utc
 from ..store import webhook_events

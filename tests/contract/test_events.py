@@ -39,8 +39,18 @@ def test_each_event_is_in_exactly_one_category():
         assert homes == [event_types.category_of(event)], event
 
 
+def _official_events() -> frozenset[str]:
+    """Every event name any bundled schema version allows."""
+    return frozenset(e for v in schemas.VERSIONS for e in schemas.allowed_events(v))
+
+
 def test_contract_events_equal_the_union_of_the_official_schemas():
-    assert set(event_types.ALL_EVENTS) == event_types.official_events()
+    assert set(event_types.ALL_EVENTS) == _official_events()
+
+
+def test_dropping_an_event_from_the_contract_breaks_the_schema_union_check(monkeypatch):
+    monkeypatch.setattr(event_types, "ALL_EVENTS", event_types.ALL_EVENTS[1:])
+    assert set(event_types.ALL_EVENTS) != _official_events()
 
 
 @pytest.mark.parametrize(("version", "count"), [("1.2", 42), ("1.3", 22), ("1.4", 22), ("1.5", 50), ("1.6", 51)])
@@ -84,8 +94,9 @@ def test_every_version_has_the_same_30_scopes(version):
 
 
 def test_lifecycle_types_match_the_schemas():
-    assert set(lifecycle.TYPES) == lifecycle.official_types() == {
-        "INSTALLED", "DELETED", "SETTINGS_UPDATED", "STATUS_CHANGED"}
+    for version in schemas.VERSIONS:
+        declared = schemas.manifest_schema(version)["definitions"]["lifecycle"]["properties"]["type"]["enum"]
+        assert set(declared) == set(lifecycle.PATHS) == {"INSTALLED", "DELETED", "SETTINGS_UPDATED", "STATUS_CHANGED"}
     assert set(lifecycle.PATHS.values()) == {"/lifecycle/installed", "/lifecycle/settings-updated",
                                              "/lifecycle/status-changed", "/lifecycle/deleted"}
 

@@ -7,6 +7,8 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 from addon import create_app
 from addon.clockify import event_types, manifest
 
+# The paths web/manifest.py serves the manifest at.
+MANIFEST_PATHS = ("/manifest", "/manifest.json")
 
 def routes_match(app, path: str, method: str) -> bool:
     adapter = app.url_map.bind("addon.example.com")
@@ -17,7 +19,7 @@ def routes_match(app, path: str, method: str) -> bool:
     return True
 
 
-@pytest.mark.parametrize("path", manifest.MANIFEST_PATHS)
+@pytest.mark.parametrize("path", MANIFEST_PATHS)
 def test_the_manifest_is_served(app, client, path):
     response = client.get(path)
     assert response.status_code == 200
@@ -44,7 +46,7 @@ def test_lifecycle_paths_are_post_routes(app):
 
 
 def test_manifest_paths_are_get_routes(app):
-    assert all(routes_match(app, path, "GET") for path in manifest.MANIFEST_PATHS)
+    assert all(routes_match(app, path, "GET") for path in MANIFEST_PATHS)
 
 
 def test_the_icon_is_served(app, client):

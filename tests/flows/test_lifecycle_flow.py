@@ -13,7 +13,7 @@ from addon.extensions import db
 from addon.flows import lifecycle
 from addon.flows.lifecycle import DeleteResult, InstallResult, SettingsResult, StatusResult
 from addon.models import Installation
-from addon.testkit import clockify_calls as calls
+from addon.testkit import clockify_payloads as calls
 
 WS, ADDON, NEVER_INSTALLED = "ws-flow-1", "addon-flow-1", "ws-flow-never"
 

@@ -15,7 +15,7 @@ from addon.extensions import db
 from addon.flows import lifecycle, studio_access, studio_execute
 from addon.flows.studio_execute import CallRequest
 from addon.models import ApiCall
-from addon.testkit import clockify_calls as calls
+from addon.testkit import clockify_payloads as calls
 
 WS, ADDON = "ws-studio-flow", "addon-studio-flow"
 

@@ -16,7 +16,7 @@ from addon.flows import lifecycle
 from addon.flows.webhook_ingestion import Ingested, ingest
 from addon.models import WebhookEvent
 from addon.queueing import HIGH, get_queue
-from addon.testkit import clockify_calls as calls
+from addon.testkit import clockify_payloads as calls
 
 WS, ADDON = "ws-ingest-1", "addon-ingest-1"
 PROJECT = route_path("project")

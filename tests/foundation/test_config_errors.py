@@ -256,7 +256,8 @@ def test_bad_value_in_dotenv_stops_the_process(tmp_path, entry_point):
 
 
 @pytest.mark.slow
-def test_gunicorn_starts_in_production_with_exactly_the_required_variables(tmp_path):
+def test_gunicorn_starts_in_production_with_exactly_the_required_variables(tmp_path, base_overrides):
+    # base_overrides: the session's database exists (created empty) even when this test runs first.
     database_url = os.environ.get("TEST_DATABASE_URL", "sqlite://")
     database_ok = database_url.startswith("postgres")
     port = processes.free_port()

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from cryptography.fernet import Fernet, InvalidToken
 
 from addon import create_app
-from addon.config import load_settings
+from addon.config import ConfigError, load_settings
 from addon.crypto import TokenCipher, current_cipher, token_digest
 from addon.extensions import db
 from addon.models import Installation, InstallationWebhook
@@ -86,3 +86,12 @@ def test_development_key_is_generated_once_and_private(tmp_path):
     Fernet(first)  # a valid key
     key_file = tmp_path / "token_encryption.key"
     assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
+
+
+def test_an_instance_folder_that_cannot_hold_the_key_is_one_configuration_line(tmp_path):
+    not_a_folder = tmp_path / "instance"
+    not_a_folder.write_text("a file where the instance folder should be")
+    with pytest.raises(ConfigError) as raised:
+        load_settings({"ADDON_ENV": "development"}, str(not_a_folder))
+    [line] = raised.value.lines
+    assert line.startswith(f"TOKEN_ENCRYPTION_KEY is not set and no key can be kept in {str(not_a_folder)!r} (")

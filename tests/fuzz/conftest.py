@@ -8,7 +8,8 @@ import pytest
 
 from addon import create_app
 from addon.extensions import db
-from addon.testkit.clockify_calls import ClockifySimulator, FlaskTransport
+from addon.testkit.addon_transports import FlaskTransport
+from addon.testkit.clockify_calls import ClockifySimulator
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from addon.extensions import db
 from addon.jobs import schedule
 from addon.models import BootstrapRun, Installation, InstallationWebhook, WebhookEvent
 from addon.queueing import PRIORITY_ORDER, get_queue, get_redis
-from addon.testkit import clockify_calls as calls
+from addon.testkit import clockify_payloads as payloads
 
 EXAMPLES = 60
 FUZZ_SETTINGS = settings(max_examples=EXAMPLES, deadline=None, database=None,
@@ -103,14 +103,14 @@ def _signing_ids(raw: bytes, default: tuple[str, str]) -> tuple[str, str]:
 WS, ADDON = "ws-fuzz", "addon-fuzz"
 
 
-@pytest.mark.parametrize("kind", lifecycle.TYPES)
+@pytest.mark.parametrize("kind", tuple(lifecycle.PATHS))
 def test_lifecycle_bodies_never_crash_or_half_write(app, kit, signer, kind):
     valid = {
-        lifecycle.INSTALLED: calls.installed_payload(signer, WS, ADDON, webhooks=[
+        lifecycle.INSTALLED: payloads.installed_payload(signer, WS, ADDON, webhooks=[
             {"path": "/webhooks/time", "webhookType": "ADDON", "authToken": signer.webhook_token(WS, ADDON)}]),
-        lifecycle.SETTINGS_UPDATED: calls.settings_updated_payload(WS, ADDON, {"developer_mode": True}),
-        lifecycle.STATUS_CHANGED: calls.status_changed_payload(WS, ADDON, "INACTIVE"),
-        lifecycle.DELETED: calls.deleted_payload(WS, ADDON),
+        lifecycle.SETTINGS_UPDATED: payloads.settings_updated_payload(WS, ADDON, {"developer_mode": True}),
+        lifecycle.STATUS_CHANGED: payloads.status_changed_payload(WS, ADDON, "INACTIVE"),
+        lifecycle.DELETED: payloads.deleted_payload(WS, ADDON),
     }[kind]
 
     @FUZZ_SETTINGS
@@ -145,7 +145,7 @@ def test_webhook_bodies_never_crash_or_half_write(app, kit, installed, category)
     own_events = list(event_types.EVENTS_BY_CATEGORY[category])
     drawn_event_types = st.one_of(st.none(), st.sampled_from(own_events), st.sampled_from(event_types.ALL_EVENTS),
                             st.sampled_from(["SOME_FUTURE_EVENT", "lower_case", " NEW_TAG ", ""]), HEADER_TEXT)
-    valid = calls.sample_webhook_payload(own_events[0], WS)
+    valid = payloads.sample_webhook_payload(own_events[0], WS)
 
     @FUZZ_SETTINGS
     @given(raw=_bodies(valid), event_type=drawn_event_types, delivery_id=st.one_of(st.none(), HEADER_TEXT))

@@ -14,6 +14,7 @@ from addon.queueing import enqueue, get_redis
 from addon.store import bootstrap_runs, workspace_data
 from addon.store.bootstrap_runs import Checkpoint
 from addon.testkit.fake_clockify import Fault
+from addon.testkit.stored_rows import workspace_entities
 from addon.web.bootstrap import status_body
 
 BASE_OPERATIONS = len(bootstrap_operations.workspace_operations())
@@ -31,7 +32,7 @@ def progress(run):
 
 
 def stored(source=None):
-    return {(row.source, row.entity_id) for row in workspace_data.list_entities(WORKSPACE, source, limit=10_000)}
+    return {(row.source, row.entity_id) for row in workspace_entities(WORKSPACE, source)}
 
 
 def test_pages_through_every_listing_and_expands_dependents(install, work, fake_clockify):

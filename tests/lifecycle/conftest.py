@@ -7,7 +7,8 @@ from rq.job import Job
 
 from addon import create_app
 from addon.queueing import get_queue
-from addon.testkit.clockify_calls import ClockifySimulator, FlaskTransport
+from addon.testkit.addon_transports import FlaskTransport
+from addon.testkit.clockify_calls import ClockifySimulator
 
 
 @pytest.fixture

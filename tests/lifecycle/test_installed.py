@@ -9,9 +9,11 @@ import sqlalchemy as sa
 from addon.crypto import token_digest
 from addon.extensions import db
 from addon.models import BootstrapRun, Installation, InstallationWebhook
-from addon.store import webhooks
-from addon.testkit.clockify_calls import ClockifySimulator, FlaskTransport, installed_payload
+from addon.testkit.addon_transports import FlaskTransport
+from addon.testkit.clockify_calls import ClockifySimulator
+from addon.testkit.clockify_payloads import installed_payload
 from addon.testkit.signing import Signer, generate_private_key
+from addon.testkit.stored_rows import webhook_holding
 
 WS = "5f1e2d3c4b5a697887766554"
 
@@ -59,8 +61,8 @@ def test_each_webhook_token_is_stored_on_its_route_path(app, kit, full_urls):
         assert row.path == installed.webhook_paths[event] and row.token_digest == token_digest(token)
     with app.app_context():
         token = installed.webhook_tokens["NEW_TIME_ENTRY"]
-        assert webhooks.find_by_token(WS, token).path == "/webhooks/time"
-        assert webhooks.find_by_token(WS, token, path="/webhooks/time") is not None
+        assert webhook_holding(WS, token).path == "/webhooks/time"
+        assert webhook_holding(WS, token, path="/webhooks/time") is not None
 
 
 def test_install_enqueues_bootstrap_and_webhook_registration(app, kit, queued):
@@ -99,7 +101,7 @@ def test_reinstall_rotates_tokens_and_keeps_one_installation(app, kit, queued):
     assert stored == set(second.webhook_tokens.values())
     with app.app_context():
         for token in first.webhook_tokens.values():
-            assert webhooks.find_by_token(WS, token) is None
+            assert webhook_holding(WS, token) is None
     assert len(queued("bootstrap")) == 1
 
 

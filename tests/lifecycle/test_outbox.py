@@ -10,7 +10,8 @@ import pytest
 from addon.extensions import db
 from addon.models import BootstrapRun, Installation, InstallationWebhook, LifecycleOutbox
 from addon.queueing import PRIORITY_ORDER, get_queue, get_redis
-from addon.testkit.clockify_calls import ClockifySimulator, FlaskTransport
+from addon.testkit.addon_transports import FlaskTransport
+from addon.testkit.clockify_calls import ClockifySimulator
 from addon.workers import AppSimpleWorker, run_sweeps
 
 WS, ADDON = "5f1e2d3c4b5a6978877665aa", "addon-outbox"

@@ -10,7 +10,9 @@ import pytest
 
 from addon.extensions import db
 from addon.models import Installation
-from addon.testkit import clockify_calls as calls
+from addon.testkit import clockify_payloads as payloads
+from addon.testkit.addon_transports import FlaskTransport
+from addon.testkit.clockify_calls import ClockifySimulator
 from addon.testkit.forgery import hmac_token, unsigned_token
 from addon.testkit.signing import Signer, generate_private_key
 
@@ -20,12 +22,12 @@ KINDS = ("INSTALLED", "SETTINGS_UPDATED", "STATUS_CHANGED", "DELETED")
 
 def body_for(kind: str, signer, workspace_id=WS, addon_id=ADDON) -> dict:
     if kind == "INSTALLED":
-        return calls.installed_payload(signer, workspace_id, addon_id)
+        return payloads.installed_payload(signer, workspace_id, addon_id)
     if kind == "SETTINGS_UPDATED":
-        return calls.settings_updated_payload(workspace_id, addon_id, {"developer_mode": True})
+        return payloads.settings_updated_payload(workspace_id, addon_id, {"developer_mode": True})
     if kind == "STATUS_CHANGED":
-        return calls.status_changed_payload(workspace_id, addon_id, "INACTIVE")
-    return calls.deleted_payload(workspace_id, addon_id)
+        return payloads.status_changed_payload(workspace_id, addon_id, "INACTIVE")
+    return payloads.deleted_payload(workspace_id, addon_id)
 
 
 @pytest.fixture
@@ -175,7 +177,7 @@ def test_invalid_fields_are_a_422_naming_each(app, installed, signer):
 def test_ids_that_cannot_name_a_job_are_a_422_and_store_nothing(app, kit, signer, workspace_id):
     """Regression (found by fuzzing): a non-ASCII letter was stored, then crashed RQ's job-id check
     with a 500; other characters were mapped to ``_``, so two workspaces could share singleton jobs."""
-    reply = kit.send_lifecycle("INSTALLED", calls.installed_payload(signer, workspace_id, ADDON))
+    reply = kit.send_lifecycle("INSTALLED", payloads.installed_payload(signer, workspace_id, ADDON))
     assert reply.status_code == 422
     assert [e["field"] for e in reply.json()["errors"]] == ["workspaceId"]
     assert snapshot(app) == []
@@ -187,7 +189,7 @@ def test_ids_that_cannot_name_a_job_are_a_422_and_store_nothing(app, kit, signer
 def test_text_no_column_can_hold_is_a_400_and_stores_nothing(app, kit, signer, extra):
     """Regression (found by fuzzing): NUL answered 503 storage_unavailable on PostgreSQL (so
     Clockify would retry forever) and an unpaired surrogate crashed the insert with a 500."""
-    body = {**calls.installed_payload(signer, WS, ADDON), **extra}
+    body = {**payloads.installed_payload(signer, WS, ADDON), **extra}
     reply = kit.send_lifecycle("INSTALLED", body)
     assert reply.status_code == 400 and reply.json()["error"] == "unsupported_text"
     assert snapshot(app) == []
@@ -206,7 +208,7 @@ def test_a_mismatch_is_reported_before_missing_fields(app, installed, signer):
 
 def test_a_webhook_path_too_long_for_the_table_is_a_422(app, kit, signer):
     hooks = [{"path": "/webhooks/" + "x" * 300, "authToken": signer.webhook_token(WS, ADDON)}]
-    reply = kit.send_lifecycle("INSTALLED", calls.installed_payload(signer, WS, ADDON, webhooks=hooks))
+    reply = kit.send_lifecycle("INSTALLED", payloads.installed_payload(signer, WS, ADDON, webhooks=hooks))
     assert reply.status_code == 422 and reply.json()["errors"][0]["field"] == "webhooks[0].path"
     assert snapshot(app) == []
 
@@ -218,7 +220,7 @@ def small_app(app_with):
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_an_oversized_body_is_a_413_before_the_token_is_looked_at(app, small_app, signer, kind):
-    kit = calls.ClockifySimulator(signer, calls.FlaskTransport(small_app.test_client()))
+    kit = ClockifySimulator(signer, FlaskTransport(small_app.test_client()))
     payload = {**body_for(kind, signer), "padding": "x" * 4096}
     for token in ("", None):  # no token at all, and a valid one
         reply = kit.send_lifecycle(kind, payload, token=token)
@@ -227,7 +229,7 @@ def test_an_oversized_body_is_a_413_before_the_token_is_looked_at(app, small_app
 
 
 def test_an_oversized_chunked_body_is_a_413(app, small_app, signer):
-    kit = calls.ClockifySimulator(signer, calls.FlaskTransport(small_app.test_client()))
+    kit = ClockifySimulator(signer, FlaskTransport(small_app.test_client()))
     payload = {**body_for("INSTALLED", signer), "padding": "x" * 4096}
     reply = kit.send_lifecycle("INSTALLED", payload, chunked=True)
     assert reply.status_code == 413
@@ -235,8 +237,8 @@ def test_an_oversized_chunked_body_is_a_413(app, small_app, signer):
 
 
 def test_a_chunked_body_under_the_cap_is_accepted(app, small_app, signer):
-    kit = calls.ClockifySimulator(signer, calls.FlaskTransport(small_app.test_client()))
-    payload = calls.installed_payload(signer, WS, ADDON)
+    kit = ClockifySimulator(signer, FlaskTransport(small_app.test_client()))
+    payload = payloads.installed_payload(signer, WS, ADDON)
     assert len(json.dumps(payload)) < 2048
     assert kit.send_lifecycle("INSTALLED", payload, chunked=True).status_code == 200
 

@@ -1,14 +1,19 @@
-"""``addon.store.webhooks``: manifest tokens per workspace, found by token in constant time."""
+"""``addon.store.webhooks``: manifest tokens per workspace; a delivery is authenticated by its
+token's digest and its route, in constant time."""
 
 import pytest
 
 from addon.extensions import db
-from addon.models import InstallationWebhook
+from addon.models import Installation, InstallationWebhook
 from addon.store import webhooks
+from addon.testkit.stored_rows import webhook_rows
 
 
 @pytest.fixture
 def stored(ctx):
+    for workspace_id in ("ws-1", "ws-2"):
+        db.session.add(Installation(workspace_id=workspace_id, addon_id=f"addon-{workspace_id}",
+                                    installation_token="installation", api_url="https://api.clockify.me/api"))
     webhooks.add_manifest_tokens("ws-1", [("/webhooks/time", "tok-time"), ("/webhooks/user", "tok-user")])
     webhooks.add_manifest_tokens("ws-2", [("/webhooks/time", "tok-other-ws")])
     db.session.add(InstallationWebhook(workspace_id="ws-1", path="/webhooks/project", event="PROJECT_UPDATED",
@@ -16,35 +21,29 @@ def stored(ctx):
     db.session.commit()
 
 
-def test_find_by_token(stored):
-    row = webhooks.find_by_token("ws-1", "tok-time")
-    assert (row.path, row.event, row.source) == ("/webhooks/time", "", "manifest")
-    assert webhooks.find_by_token("ws-1", "tok-time", path="/webhooks/time") is row
+def test_a_delivery_is_found_by_its_token_and_route(stored):
+    target = webhooks.find_delivery_target("ws-1", "/webhooks/time", "tok-time")
+    assert target == webhooks.DeliveryTarget(event="", addon_id="addon-ws-1", installation_status="ACTIVE")
+    assert target.installation_active
 
 
-@pytest.mark.parametrize(("workspace", "token", "path"), [
-    ("ws-1", "tok-time", "/webhooks/user"),       # right token, another route
-    ("ws-1", "tok-other-ws", None),               # another workspace's token
-    ("ws-2", "tok-time", None),
-    ("ws-1", "tok-tim", None), ("ws-1", "", None), ("ws-1", "tok-time ", None),
+@pytest.mark.parametrize(("workspace", "path", "token"), [
+    ("ws-1", "/webhooks/user", "tok-time"),        # right token, another route
+    ("ws-1", "/webhooks/time", "tok-other-ws"),    # another workspace's token
+    ("ws-2", "/webhooks/time", "tok-time"),
+    ("ws-1", "/webhooks/time", "tok-tim"), ("ws-1", "/webhooks/time", ""), ("ws-1", "/webhooks/time", "tok-time "),
+    ("ws-1", "/webhooks/project", "tok-api"),     # a row without a digest is never found
 ])
-def test_find_by_token_refuses(stored, workspace, token, path):
-    assert webhooks.find_by_token(workspace, token, path=path) is None
+def test_a_delivery_with_any_other_token_or_route_is_refused(stored, workspace, path, token):
+    assert webhooks.find_delivery_target(workspace, path, token) is None
 
 
 def test_replace_keeps_api_rows(stored):
     webhooks.replace_manifest_tokens("ws-1", [("/webhooks/custom", "tok-new")])
     db.session.commit()
-    rows = webhooks.list_for_workspace("ws-1")
-    assert [(r.path, r.source) for r in rows] == [("/webhooks/project", "api"), ("/webhooks/custom", "manifest")]
-    assert webhooks.find_by_token("ws-1", "tok-time") is None
-    assert [r.path for r in webhooks.list_for_workspace("ws-1", source="manifest")] == ["/webhooks/custom"]
-    assert len(webhooks.list_for_workspace("ws-2")) == 1
-
-
-def test_a_digest_collision_with_a_different_token_is_refused(stored):
-    """The digest only finds the row; the stored token itself must equal the one presented."""
-    row = webhooks.find_by_token("ws-1", "tok-user")
-    row.token = "tok-tampered"
-    db.session.commit()
-    assert webhooks.find_by_token("ws-1", "tok-user") is None
+    assert [(r.path, r.source) for r in webhook_rows("ws-1")] == [
+        ("/webhooks/project", "api"), ("/webhooks/custom", "manifest")]
+    assert webhooks.find_delivery_target("ws-1", "/webhooks/time", "tok-time") is None
+    assert webhooks.find_delivery_target("ws-1", "/webhooks/custom", "tok-new") is not None
+    assert [r.path for r in webhook_rows("ws-1", source="manifest")] == ["/webhooks/custom"]
+    assert len(webhook_rows("ws-2")) == 1

@@ -16,7 +16,8 @@ from rq import Worker
 from addon.extensions import db
 from addon.models import BootstrapRun, WebhookEvent, WorkspaceData
 from addon.store import workspace_data
-from addon.testkit.clockify_calls import ClockifySimulator, FlaskTransport
+from addon.testkit.addon_transports import FlaskTransport
+from addon.testkit.clockify_calls import ClockifySimulator
 from addon.testkit.fake_clockify import Fault
 from addon.testkit.fault_stack import wait_until
 from addon.testkit.webhooks import entity_payload

@@ -17,7 +17,8 @@ from collections import Counter
 
 import pytest
 
-from addon.testkit.clockify_calls import ClockifySimulator, HttpTransport
+from addon.testkit.addon_transports import HttpTransport
+from addon.testkit.clockify_calls import ClockifySimulator
 from addon.testkit.fake_clockify import FakeClockify
 from addon.testkit.fault_stack import wait_until
 

@@ -13,7 +13,8 @@ import pytest
 from addon.extensions import db
 from addon.models import WebhookEvent
 from addon.store import workspace_data
-from addon.testkit.clockify_calls import ClockifySimulator, HttpTransport
+from addon.testkit.addon_transports import HttpTransport
+from addon.testkit.clockify_calls import ClockifySimulator
 from addon.testkit.fault_stack import wait_until
 from addon.testkit.webhooks import entity_payload
 

@@ -16,7 +16,8 @@ from addon.clockify.event_types import category_of, route_path
 from addon.extensions import db
 from addon.json_bodies import MAX_JSON_DEPTH, MalformedJson, decode_json
 from addon.models import ApiCall, WebhookEvent
-from addon.testkit.clockify_calls import ClockifySimulator, FlaskTransport
+from addon.testkit.addon_transports import FlaskTransport
+from addon.testkit.clockify_calls import ClockifySimulator
 
 WORKSPACE = "ws-bodies-1"
 EVENT = "NEW_TIME_ENTRY"

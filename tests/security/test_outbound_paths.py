@@ -15,7 +15,9 @@ from addon.jobs.webhook_registration import register_webhooks
 from addon.models import ApiCall, Installation
 from addon.queueing import get_queue, get_redis
 from addon.store import api_webhooks, bootstrap_runs
-from addon.testkit.clockify_calls import ClockifySimulator, FlaskTransport, installed_payload
+from addon.testkit.addon_transports import FlaskTransport
+from addon.testkit.clockify_calls import ClockifySimulator
+from addon.testkit.clockify_payloads import installed_payload
 from addon.workers import AppSimpleWorker
 
 EXECUTE = "/ui/api-explorer/execute"

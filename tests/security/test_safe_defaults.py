@@ -14,7 +14,8 @@ from addon import create_app
 from addon.config import VARIABLES, ConfigError, load_settings
 from addon.extensions import db
 from addon.testkit import processes
-from addon.testkit.clockify_calls import ClockifySimulator, FlaskTransport
+from addon.testkit.addon_transports import FlaskTransport
+from addon.testkit.clockify_calls import ClockifySimulator
 
 KEY = Fernet.generate_key().decode()
 METRICS_TOKEN = "scrape-me-please-0123456789"

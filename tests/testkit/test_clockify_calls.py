@@ -7,13 +7,9 @@ import pytest
 from addon import create_app
 from addon.extensions import db
 from addon.models import Installation, InstallationWebhook
-from addon.testkit.clockify_calls import (
-    ClockifySimulator,
-    FlaskTransport,
-    HttpTransport,
-    sample_webhook_payload,
-    settings_list,
-)
+from addon.testkit.addon_transports import FlaskTransport, HttpTransport
+from addon.testkit.clockify_calls import ClockifySimulator
+from addon.testkit.clockify_payloads import sample_webhook_payload, settings_list
 
 
 def test_lifecycle_over_http_against_a_running_server(app, serve, signer):

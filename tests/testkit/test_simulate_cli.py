@@ -9,7 +9,7 @@ import pytest
 from addon import auth, create_app
 from addon.extensions import db
 from addon.models import Installation
-from addon.store import webhooks
+from addon.testkit.stored_rows import webhook_holding
 
 
 @pytest.fixture
@@ -60,7 +60,7 @@ def test_webhook_sends_the_token_install_registered(app, dev_server, flask_cli, 
     assert request["headers"]["Clockify-Webhook-Event-Type"] == "NEW_TIME_ENTRY"
     assert json.loads(request["body"]) == json.loads(payload)
     with app.app_context():
-        assert webhooks.find_by_token("ws-cli", request["headers"]["Clockify-Signature"], path="/webhooks/time")
+        assert webhook_holding("ws-cli", request["headers"]["Clockify-Signature"], path="/webhooks/time")
 
 
 def test_webhook_payload_from_a_file(app, flask_cli, recorder, tmp_path):

@@ -8,7 +8,8 @@ from prometheus_client import REGISTRY
 
 from addon.extensions import db
 from addon.models import Installation, InstallationWebhook
-from addon.testkit.clockify_calls import ClockifySimulator, FlaskTransport
+from addon.testkit.addon_transports import FlaskTransport
+from addon.testkit.clockify_calls import ClockifySimulator
 from addon.testkit.webhooks import entity_payload
 
 

@@ -11,6 +11,7 @@ from addon.extensions import db
 from addon.jobs import schedule, webhook_processing
 from addon.queueing import get_queue
 from addon.store import webhook_events
+from addon.testkit.stored_rows import workspace_entities
 from addon.testkit.webhooks import entity_payload
 from addon.webhook_handlers import registry
 
@@ -46,9 +47,8 @@ def test_a_burst_is_one_job_that_runs_every_event_in_order(app, workspace, deliv
     assert seen == [row.id for row in rows]
     assert [(row.status, row.attempts) for row in rows] == [("processed", 1)] * 6
     assert _shared_count(rq_connection, "addon_webhook_queue_lag_seconds") == 6
-    from addon.store import workspace_data
     with app.app_context():
-        names = {e.entity_id: e.data["name"] for e in workspace_data.list_entities(ws, "projects")}
+        names = {e.entity_id: e.data["name"] for e in workspace_entities(ws, "projects")}
     assert names == {"p0": "v2", "p1": "v1", "p2": "v1", "p3": "v1", "p4": "v1"}
 
 
@@ -196,10 +196,8 @@ def test_a_lingering_job_takes_the_events_that_arrive_meanwhile(base_overrides, 
 
 
 def _cached_ids(app, workspace_id: str, source: str) -> set[str]:
-    from addon.store import workspace_data
-
     with app.app_context():
-        ids = {e.entity_id for e in workspace_data.list_entities(workspace_id, source)}
+        ids = {e.entity_id for e in workspace_entities(workspace_id, source)}
         db.session.remove()
     return ids
 

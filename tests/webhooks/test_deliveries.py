@@ -113,7 +113,6 @@ def test_metric_labels_come_from_fixed_sets():
     assert deliveries.rejection_reason("invalid_token", "webhook_token") == "webhook_token"
     assert deliveries.rejection_reason("invalid_token", "signature") == "invalid_token"
     assert deliveries.rejection_reason("something_else") == "other"
-    assert all(o.startswith(("accepted", "duplicate", "rejected_")) for o in deliveries.OUTCOMES)
 
 
 def test_registry_on_and_handlers_for():

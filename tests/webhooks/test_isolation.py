@@ -1,7 +1,7 @@
 """One workspace can never see or touch another's events."""
 
 from addon.extensions import db
-from addon.jobs.webhook_processing import replay
+from addon.jobs.webhook_requeue import replay
 from addon.models import WorkspaceData
 from addon.store import webhook_events
 from addon.testkit.webhooks import entity_payload

@@ -8,8 +8,9 @@ import sqlalchemy as sa
 from prometheus_client import REGISTRY
 
 from addon.extensions import db
-from addon.jobs.webhook_processing import sweep
+from addon.jobs.webhook_requeue import sweep
 from addon.models import utcnow
+from addon.testkit.stored_rows import workspace_entities
 from addon.testkit.webhooks import entity_payload
 
 UNREACHABLE_REDIS = "redis://127.0.0.1:1/0"
@@ -33,9 +34,8 @@ def test_redis_down_stores_and_answers_200_then_the_sweep_processes(
     run_jobs()
     [row] = stored_events()
     assert row.status == "processed"
-    from addon.store import workspace_data
     with app.app_context():
-        assert [e.entity_id for e in workspace_data.list_entities(workspace.workspace_id, "projects")] == [
+        assert [e.entity_id for e in workspace_entities(workspace.workspace_id, "projects")] == [
             "p-redis-down"]
 
 

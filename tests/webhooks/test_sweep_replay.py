@@ -8,7 +8,7 @@ from rq.registry import ScheduledJobRegistry
 
 from addon.extensions import db
 from addon.jobs import schedule
-from addon.jobs.webhook_processing import SWEEP_MAX_ATTEMPTS, keep_sweep_scheduled, sweep
+from addon.jobs.webhook_requeue import SWEEP_MAX_ATTEMPTS, keep_sweep_scheduled, sweep
 from addon.models import WebhookEvent, utcnow
 from addon.queueing import get_queue
 from addon.testkit.webhooks import entity_payload

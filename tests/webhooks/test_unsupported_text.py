@@ -12,8 +12,9 @@ import pytest
 from addon.clockify.json_text import find_unsupported_text
 from addon.extensions import db
 from addon.models import Installation, WorkspaceData
-from addon.testkit import clockify_calls as calls
-from addon.testkit.clockify_calls import ClockifySimulator, FlaskTransport
+from addon.testkit import clockify_payloads as payloads
+from addon.testkit.addon_transports import FlaskTransport
+from addon.testkit.clockify_calls import ClockifySimulator
 
 # JSON text fragments put in a time entry: (id, fragment, where the checker points).
 REFUSED = [
@@ -98,7 +99,7 @@ def _settings(app) -> dict:
 @pytest.mark.parametrize("settings", [s for _, s in LIFECYCLE_FORMS], ids=[i for i, _ in LIFECYCLE_FORMS])
 def test_a_lifecycle_call_with_unstorable_text_is_refused_the_same_way(app, lifecycle, settings):
     before = _settings(app)
-    body = json.dumps(calls.settings_updated_payload("ws-text", "addon-text", settings)).encode()
+    body = json.dumps(payloads.settings_updated_payload("ws-text", "addon-text", settings)).encode()
     reply = lifecycle.send_lifecycle("SETTINGS_UPDATED", None, body=body, workspace_id="ws-text",
                                      addon_id="addon-text")
     assert reply.status_code == 400 and reply.json()["error"] == "unsupported_text", reply.json()
@@ -107,7 +108,7 @@ def test_a_lifecycle_call_with_unstorable_text_is_refused_the_same_way(app, life
 
 def test_a_lifecycle_call_with_a_valid_surrogate_pair_is_stored(app, lifecycle):
     settings = [{"id": "note", "name": "Note", "value": "\ud83d\ude00"}]
-    body = json.dumps(calls.settings_updated_payload("ws-text", "addon-text", settings)).encode()
+    body = json.dumps(payloads.settings_updated_payload("ws-text", "addon-text", settings)).encode()
     reply = lifecycle.send_lifecycle("SETTINGS_UPDATED", None, body=body, workspace_id="ws-text",
                                      addon_id="addon-text")
     assert reply.status_code == 200, reply.json()

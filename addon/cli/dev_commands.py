@@ -1,5 +1,7 @@
-"""``flask`` command groups. Each command lives here as a thin wrapper that imports and calls a
-function of its area, so the groups are complete once this module is imported."""
+"""The ``flask clockify`` commands, for development: ``simulate`` sends signed Clockify calls to a
+running server, ``fake`` serves the seeded fake Clockify alone. Also the embedded-mode path of
+``flask webhooks replay`` (the running dev server replays). The only commands that use the test
+kit, imported lazily so a deployment never loads it."""
 
 from __future__ import annotations
 
@@ -9,51 +11,17 @@ from pathlib import Path
 
 import click
 from flask import current_app
-from flask.cli import AppGroup, with_appcontext
+from flask.cli import AppGroup
 
-manifest_cli = AppGroup("manifest", help="Build and write the add-on manifest.")
 clockify_cli = AppGroup("clockify", help="Developer tools: simulate Clockify against a running server.")
-webhooks_cli = AppGroup("webhooks", help="Replay stored events; retry webhook deregistration.")
-bootstrap_cli = AppGroup("bootstrap", help="Run the workspace bootstrap.")
 
 
-@webhooks_cli.command("replay")
-@click.option("--workspace", "workspace_id", required=True, help="Workspace whose events to replay.")
-@click.option("--since", help="Only events received at or after this ISO 8601 time (UTC if no offset).")
-@click.option("--event", "event_type", help="Only events of this type, e.g. NEW_PROJECT.")
-@click.option("--url", default=None, help="Embedded mode: the running server (default: the `make dev` one).")
-def replay_webhooks(workspace_id: str, since: str | None, event_type: str | None, url: str | None) -> None:
-    """Re-enqueue a workspace's stored webhook events (handlers run again).
-
-    In embedded mode (no REDIS_URL) this command's queue is its own in-memory one, which no worker
-    reads: the running server replays them instead.
-    """
-    from redis.exceptions import RedisError
-
-    from .jobs.webhook_processing import replay
-    from .models import as_utc
-
-    try:
-        moment = datetime.fromisoformat(since) if since else None
-    except ValueError:
-        raise click.BadParameter("expected an ISO 8601 date or time", param_hint="--since") from None
-    if moment is not None:
-        moment = as_utc(moment)
-    if current_app.config["SETTINGS"].embedded_redis:
-        _replay_on_server(url, workspace_id, moment, event_type)
-        return
-    try:
-        result = replay(workspace_id, since=moment, event_type=event_type)
-    except RedisError as error:
-        raise click.ClickException(f"Redis is unavailable ({type(error).__name__}); "
-                                   "reset events are enqueued by the sweep once it is back") from None
-    click.echo(f"{result.enqueued} events enqueued, {result.pending} already pending")
-
-
-def _replay_on_server(url: str | None, workspace_id: str, since: datetime | None, event_type: str | None) -> None:
+def replay_on_server(url: str | None, workspace_id: str, since: datetime | None, event_type: str | None) -> None:
+    """``flask webhooks replay`` in embedded mode: ask the running server at ``url`` (default: the
+    `make dev` one) to replay, since this command's in-memory queue has no worker."""
     import requests
 
-    from .testkit.developer import target
+    from ..testkit.developer import target
 
     where = target(current_app, url)
     body = {"workspace": workspace_id, "since": since.isoformat() if since else None, "event": event_type}
@@ -68,81 +36,6 @@ def _replay_on_server(url: str | None, workspace_id: str, since: datetime | None
     result = response.json()
     click.echo(f"{result['enqueued']} events enqueued, {result['pending']} already pending "
                f"(replayed by the running server at {where.url}: embedded mode)")
-
-
-@bootstrap_cli.command("run")
-@click.argument("workspace_id")
-@click.option("--enqueue", is_flag=True, help="Queue the run for the workers instead of running it here.")
-def bootstrap_run(workspace_id: str, enqueue: bool) -> None:
-    """Bootstrap WORKSPACE_ID (here, unless --enqueue) and print the run's status."""
-    from .jobs import bootstrap, schedule
-    from .web.bootstrap import status_body
-
-    if enqueue:
-        run, created = schedule.request_bootstrap(workspace_id, "cli")
-        if not created:
-            click.echo("A bootstrap of this workspace is already in progress.", err=True)
-    else:
-        run = bootstrap.run_now(workspace_id)
-    click.echo(json.dumps(status_body(run), indent=2))
-
-
-@webhooks_cli.command("deregister")
-@click.argument("workspace_id", required=False)
-@click.option("--retry", "retry_failed", is_flag=True,
-              help="Retry the deregistrations that failed (every workspace unless one is named).")
-def webhooks_deregister(workspace_id: str | None, retry_failed: bool) -> None:
-    """Delete the webhooks the add-on registered through the API for WORKSPACE_ID, here and now."""
-    from .jobs import webhook_registration
-
-    if workspace_id is None and not retry_failed:
-        raise click.UsageError("name a WORKSPACE_ID, or pass --retry")
-    report = webhook_registration.deregister_now(workspace_id, only_failed=retry_failed)
-    click.echo(json.dumps(report, indent=2))
-    if any(entry["status"] == "delete_failed" for entries in report.values() for entry in entries):
-        raise SystemExit(1)
-
-
-@click.command("doctor")
-@with_appcontext
-def doctor() -> None:
-    """Check the deployment: one line per item, ok or PROBLEM with how to fix it; exit 1 on any problem."""
-    from .doctor import report, run_checks
-
-    text, code = report(run_checks())
-    click.echo(text)
-    if code:
-        raise SystemExit(code)
-
-
-def register_cli(app) -> None:
-    """Attach ``doctor`` and every command group that has commands to ``app``."""
-    app.cli.add_command(doctor)
-    for group in (manifest_cli, clockify_cli, webhooks_cli, bootstrap_cli):
-        if group.commands:
-            app.cli.add_command(group)
-
-
-@manifest_cli.command("write")
-@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Where to write (default: manifest.json at the repository root).")
-@click.option("--defaults", is_flag=True,
-              help="Use every variable's documented default instead of this environment (how the committed "
-                   "manifest.json is made).")
-def manifest_write(output: Path | None, defaults: bool) -> None:
-    """Validate the manifest against its schema and write it as JSON."""
-    from . import ROOT, config
-    from .clockify import manifest
-
-    settings = config.default_settings() if defaults else current_app.config["SETTINGS"]
-    path = output or ROOT / "manifest.json"
-    try:
-        written = manifest.write_manifest(settings, path)
-    except (manifest.ManifestError, ValueError, OSError) as error:
-        raise click.ClickException(str(error)) from None
-    plan = manifest.webhook_plan(settings)
-    click.echo(f"wrote {path} (schema {written['schemaVersion']}, {len(plan.declared)} webhooks declared, "
-               f"{len(plan.via_api)} registered through the API)")
 
 
 @clockify_cli.group("simulate")
@@ -169,7 +62,7 @@ def _workspace_options(command):
 
 
 def _target(url=None, api_url=None, workspace=None, addon_id=None):
-    from .testkit.developer import target
+    from ..testkit.developer import target
 
     return target(current_app, url, api_url, workspace, addon_id)
 
@@ -178,7 +71,7 @@ def _report(where, send, event: str | None = None) -> None:
     """Print the answer on stdout; errors and hints go to stderr."""
     import requests
 
-    from .testkit.developer import describe, hint
+    from ..testkit.developer import describe, hint
 
     try:
         reply = send()
@@ -205,7 +98,7 @@ def _unreachable(where, error: Exception) -> click.ClickException:
 @_api_url_option
 def simulate_install(url, workspace, addon_id, api_url) -> None:
     """Send INSTALLED with a token for every webhook the server's manifest declares."""
-    from .testkit.developer import dev_simulator
+    from ..testkit.developer import dev_simulator
 
     where = _target(url, api_url, workspace, addon_id)
     kit = dev_simulator(current_app, where)
@@ -223,7 +116,7 @@ def simulate_webhook(event, url, workspace, addon_id, payload) -> None:
     An event the manifest declares is signed here; one registered through the API is delivered by
     the `make dev` fake Clockify, which holds its token. Any other is not subscribed.
     """
-    from .testkit.developer import dev_simulator, send_through_sandbox
+    from ..testkit.developer import dev_simulator, send_through_sandbox
 
     body = None
     if payload is not None:
@@ -264,7 +157,7 @@ def simulate_webhook(event, url, workspace, addon_id, payload) -> None:
 @_workspace_options
 def simulate_uninstall(url, workspace, addon_id) -> None:
     """Send DELETED."""
-    from .testkit.developer import dev_simulator
+    from ..testkit.developer import dev_simulator
 
     where = _target(url, None, workspace, addon_id)
     kit = dev_simulator(current_app, where)
@@ -280,7 +173,7 @@ def simulate_uninstall(url, workspace, addon_id) -> None:
 @click.option("--theme", default="DEFAULT", show_default=True, help="theme claim (DEFAULT or DARK).")
 def simulate_ui(url, workspace, addon_id, api_url, role, user_id, theme) -> None:
     """Print a signed /ui?auth_token=... URL (valid 30 minutes) to open API Studio, alone on stdout."""
-    from .testkit.developer import dev_simulator
+    from ..testkit.developer import dev_simulator
 
     where = _target(url, api_url, workspace, addon_id)
     kit = dev_simulator(current_app, where)
@@ -299,7 +192,7 @@ def run_fake(port: int, url: str | None, no_install: bool) -> None:
 
     import requests
 
-    from .testkit.sandbox import Sandbox
+    from ..testkit.sandbox import Sandbox
 
     sandbox = Sandbox(current_app, fake_port=port).start()
     server_url = (url or current_app.config["SETTINGS"].base_url).rstrip("/")
