@@ -12,6 +12,7 @@ retries either (a retried POST could create twice; the user sees Clockify's answ
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from ..clockify.client import ClockifyError, ClockifyUnavailable, HostNotAllowed, RateLimitExceeded
@@ -81,6 +82,10 @@ def send(call, outgoing) -> dict:
     }
     if truncated:
         answer["truncated"] = True
+    # One C-speed dump finds whether the token is anywhere at all (a verified JWT needs no JSON
+    # escaping, so it appears verbatim); only then is the answer walked to mask it.
+    if not call.token or call.token not in json.dumps(answer, ensure_ascii=False, default=str):
+        return answer
     return _mask(answer, call.token)
 
 

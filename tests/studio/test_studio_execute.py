@@ -163,11 +163,32 @@ def test_unreachable_clockify_is_503(app, post, fake_clockify):
     assert _rows(app)[0].outcome == "clockify_unavailable"
 
 
-def test_echoed_token_is_masked(post, token, fake_clockify):
-    fake_clockify.inject("*/projects", Fault.status(200, {"seen": f"token={token}", token: 1}))
-    response = post(EXECUTE, {"operationId": "getProjects"})
+# Where Clockify (or the user) could put the token back into an answer: (body, headers, query).
+ECHOES = {
+    "a body value and a key": (lambda t: {"seen": f"token={t}", t: 1}, {}, {}),
+    "deep in a list": (lambda t: [{"a": [{"b": [t]}]}], {}, {}),
+    "beside text JSON escapes": (lambda t: {"note": f"é\n\"{t}\"\u2028"}, {}, {}),
+    "a plain string body": (lambda t: f"Bearer {t}", {}, {}),
+    "an answered header": (lambda t: {"ok": True}, lambda t: {"Location": f"https://x.invalid/?t={t}"}, {}),
+    "a query value the user typed": (lambda t: [], {}, lambda t: {"name": t}),
+}
+
+
+@pytest.mark.parametrize("case", ECHOES)
+def test_echoed_token_is_masked(case, post, token, fake_clockify):
+    body, headers, query = ECHOES[case]
+    fake_clockify.inject("*/projects", Fault.status(200, body(token), headers=headers(token) if headers else None))
+    response = post(EXECUTE, {"operationId": "getProjects", "query": query(token) if query else {}})
     text = response.get_data(as_text=True)
+    assert response.status_code == 200
     assert token not in text and "[REDACTED]" in text
+
+
+def test_an_answer_without_the_token_is_unchanged(post, token, fake_clockify):
+    answer = [{"id": "p1", "name": "é \"quoted\" \\ back"}]
+    fake_clockify.inject("*/projects", Fault.status(200, answer))
+    response = post(EXECUTE, {"operationId": "getProjects"})
+    assert response.get_json()["body"] == answer and "[REDACTED]" not in response.get_data(as_text=True)
 
 
 def test_nan_body_is_400(client, token):
