@@ -22,6 +22,7 @@ connects), so the policy never has to guess which reading wins. It checks, in or
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Iterable, Mapping
@@ -103,6 +104,10 @@ class HostPolicy:
         self.patterns = tuple(HostPattern.parse(p) for p in patterns)
         self.https_only = https_only
         self.schemes = ("https",) if https_only else ("http", "https")
+        # The answer depends on the URL and the policy alone, and an API Studio call checks the
+        # same few base URLs several times (token claims, base URL, prepared URL). Only allowed
+        # URLs are kept (a raise is not cached), so refusals cannot fill it.
+        self._checked = functools.lru_cache(maxsize=1024)(self._check)
 
     def check(self, url: str) -> Target:
         """Return where ``url`` connects when it may be called (see the module docstring).
@@ -111,6 +116,9 @@ class HostPolicy:
         """
         if not isinstance(url, str) or not url:
             raise HostNotAllowed("", "no URL")
+        return self._checked(url)
+
+    def _check(self, url: str) -> Target:
         if not _PRINTABLE_ASCII.fullmatch(url):
             raise HostNotAllowed(_shown(url), "whitespace, control or non-ASCII characters in the URL")
         if "\\" in url:

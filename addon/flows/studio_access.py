@@ -38,7 +38,7 @@ def authorize(token: str | None, settings, *, admin: bool = False) -> Caller:
     """
     claims = auth.verify(token, kind="user token")
     token = token or ""  # (for the type checker: verify refuses a missing token)
-    installation = installations.get(claims.workspace_id)
+    installation = installations.get_detached(claims.workspace_id)
     claims = auth.sidebar_claims(claims, is_installation_token=installations.is_installation_token(installation, token),
                                  allow_installation_token=settings.studio_allow_installation_token)
     installation = require_active(installation)

@@ -101,7 +101,6 @@ def run(call: CallRequest, caller: Caller, settings) -> dict:
         raise
     audit["path"] = prepared.path
     sent = {"request": api_calls.stored_request(prepared.path_params, call.query, call.body), "url": outgoing.url}
-    api_calls.release_connection()  # none is held while Clockify answers
     started = time.perf_counter()
     try:
         answer = studio_outbound.send(prepared, outgoing)

@@ -1,16 +1,17 @@
 """Audit trail of API Studio calls: who ran which operation, with what, and how it ended.
 
-Every call is one ``record``, one commit: a refused call when it is refused, a sent call once
-Clockify answered (or could not be reached), with the outcome. A process killed while a call is
-in flight leaves no row for it: the price of one commit per call instead of two. On PostgreSQL
-that commit does not wait for the WAL to reach the disk (``synchronous_commit`` off for that
-transaction alone): waiting cost each call more than a millisecond, and what it protects
-against, the server itself crashing within the fraction of a second before the WAL writer
-flushes, would lose only audit rows of calls already answered, never leave the database
-inconsistent. Parameters are
-stored with secrets redacted and large bodies summarised; a sent call also keeps its URL exactly
-as it went on the wire (``url``), so the audit shows the call Clockify received, not only the
-one validated.
+Every call is one ``record``, one statement committed on its own (``autocommit_connection``,
+outside the request's session): a refused call when it is refused, a sent call once Clockify
+answered (or could not be reached), with the outcome. A process killed while a call is in flight
+leaves no row for it: the price of one write per call instead of two. On PostgreSQL that
+statement's commit does not wait for the WAL to reach the disk (``synchronous_commit`` off for
+its own transaction, set in the statement itself, since an autocommitted statement has no
+transaction block for ``SET LOCAL``): waiting cost each call more than a millisecond, and what it
+protects against, the server itself crashing within the fraction of a second before the WAL
+writer flushes, would lose only audit rows of calls already answered, never leave the database
+inconsistent. Parameters are stored with secrets redacted and large bodies summarised; a sent
+call also keeps its URL exactly as it went on the wire (``url``), so the audit shows the call
+Clockify received, not only the one validated.
 """
 
 from __future__ import annotations
@@ -20,17 +21,23 @@ from typing import Any, cast
 
 import sqlalchemy as sa
 
-from ..extensions import db
+from ..extensions import autocommit_connection, db
 from ..logs import redact, redact_value
 from ..models import ApiCall, utcnow
 
 MAX_STORED_BODY_BYTES = 16 * 1024
 _calls = cast(sa.Table, ApiCall.__table__)
-# Built once and run on the session's connection, not through the ORM: the audit row is on the
-# hot path of every call.
-_INSERT_CALL = sa.insert(_calls).values(**{name: sa.bindparam(name, type_=_calls.c[name].type) for name in (
-    "workspace_id", "user_id", "operation_id", "method", "path", "url", "token_kind", "request", "outcome",
-    "status_code", "duration_ms", "error", "created_at")}).returning(_calls.c.id)
+_COLUMNS = ("workspace_id", "user_id", "operation_id", "method", "path", "url", "token_kind", "request", "outcome",
+            "status_code", "duration_ms", "error", "created_at")
+# Built once and run on a connection, not through the ORM: the audit row is on the hot path of
+# every call.
+_INSERT_CALL = sa.insert(_calls).values(
+    **{name: sa.bindparam(name, type_=_calls.c[name].type) for name in _COLUMNS}).returning(_calls.c.id)
+# The same row selected FROM set_config(...): the setting holds for this statement's own
+# transaction (the casts give the parameters their column's type in a SELECT list).
+_INSERT_CALL_ASYNC_COMMIT = sa.insert(_calls).from_select(_COLUMNS, sa.select(
+    *(sa.cast(sa.bindparam(name, type_=_calls.c[name].type), _calls.c[name].type) for name in _COLUMNS)
+).select_from(sa.func.set_config("synchronous_commit", "off", True))).returning(_calls.c.id)
 
 
 def stored_request(path_params: dict | None, query: dict | None, body: Any) -> dict:
@@ -46,24 +53,16 @@ def stored_request(path_params: dict | None, query: dict | None, body: Any) -> d
 def record(workspace_id: str, *, user_id: str | None, operation_id: str | None, method: str, path: str,
            request: dict, outcome: str, status_code: int | None = None, duration_ms: float | None = None,
            error: str | None = None, token_kind: str = "user", url: str | None = None) -> int:
-    """Write and commit one audit row; returns its id. ``url`` is the URL exactly as it goes on
-    the wire (query included), for a call that is sent."""
-    connection = db.session.connection()
-    if connection.dialect.name == "postgresql":
-        connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
-    new_id = connection.execute(_INSERT_CALL, {
+    """Write one audit row, committed on its own; returns its id. ``url`` is the URL exactly as it
+    goes on the wire (query included), for a call that is sent."""
+    values = {
         "workspace_id": workspace_id, "user_id": user_id, "operation_id": operation_id, "method": method[:8],
         "path": path[:512], "url": url, "token_kind": token_kind, "request": request, "outcome": outcome[:32],
         "status_code": status_code, "duration_ms": duration_ms, "error": redact(error)[:2000] if error else None,
-        "created_at": utcnow()}).scalar_one()
-    db.session.commit()
-    return new_id
-
-
-def release_connection() -> None:
-    """End the session's read transaction and return its connection to the pool (before an
-    outbound call, so none is held while Clockify answers)."""
-    db.session.close()
+        "created_at": utcnow()}
+    with autocommit_connection() as connection:
+        insert = _INSERT_CALL_ASYNC_COMMIT if connection.dialect.name == "postgresql" else _INSERT_CALL
+        return connection.execute(insert, values).scalar_one()
 
 
 def recent(workspace_id: str, limit: int = 50, user_id: str | None = None) -> list[ApiCall]:

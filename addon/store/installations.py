@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from ..crypto import token_digest
-from ..extensions import db
+from ..extensions import autocommit_connection, db
 from ..models import Installation, InstallationStatus, utcnow
 from . import lifecycle_outbox, webhooks
 
@@ -28,6 +29,14 @@ _BY_WORKSPACE = db.select(Installation).where(Installation.workspace_id == sa.bi
 def get(workspace_id: str) -> Installation | None:
     """The installation of ``workspace_id`` (any status), or None."""
     return db.session.execute(_BY_WORKSPACE, {"workspace_id": workspace_id}).scalar_one_or_none()
+
+
+def get_detached(workspace_id: str) -> Installation | None:
+    """``get`` in one round trip, outside the session (``autocommit_connection``), for a caller
+    that only reads the row: every sidebar request. The row comes back detached: changes to it
+    are not saved, and the session's transaction is not begun by it."""
+    with autocommit_connection() as connection, Session(connection) as session:
+        return session.execute(_BY_WORKSPACE, {"workspace_id": workspace_id}).scalar_one_or_none()
 
 
 def is_active(workspace_id: str) -> bool:

@@ -1,13 +1,18 @@
 """What an execute costs the process: one parse of the spec shared by everyone, validation
-checks built once per operation, one audit commit per call."""
+checks built once per operation, two statements per call (the installation read and the audit
+row), each committed on its own, and no database connection held while Clockify answers."""
+
+import threading
+import time
 
 import pytest
 from sqlalchemy import event
-from sqlalchemy.orm import Session
 
 from addon.clockify import openapi_spec
 from addon.clockify.openapi_catalog import get_catalog, load_spec
 from addon.clockify.request_validation import get_validator
+from addon.extensions import db
+from addon.testkit.fake_clockify import Fault
 
 EXECUTE = "/ui/api-explorer/execute"
 
@@ -42,18 +47,40 @@ def test_checks_are_built_once_per_operation(monkeypatch):
     {"operationId": "getProjects", "query": {"page": "x"}},
     {"operationId": "createNewProject", "body": {"name": "X"}},
 ])
-def test_one_commit_per_execute(app, client, user_token, fake_clockify, body):
+def test_two_statements_per_execute_each_committed_on_its_own(app, client, user_token, fake_clockify, body):
     token = user_token(backendUrl=fake_clockify.api_url, reportsUrl=fake_clockify.reports_url)
-    commits = []
+    statements = []
 
-    def count(session):
-        commits.append(session)
+    def seen(connection, cursor, statement, parameters, context, executemany):
+        statements.append((statement.split()[0].upper(), connection.get_execution_options().get("isolation_level")))
 
-    event.listen(Session, "after_commit", count)
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", seen)
     try:
         response = client.post(EXECUTE, json={**body, "confirm": True}, headers={"Authorization": f"Bearer {token}"})
     finally:
-        event.remove(Session, "after_commit", count)
+        event.remove(engine, "before_cursor_execute", seen)
     assert response.status_code in (200, 422)
-    assert len(commits) == 1
+    # No BEGIN, COMMIT or ROLLBACK around either: each is its own transaction.
+    assert statements == [("SELECT", "AUTOCOMMIT"), ("INSERT", "AUTOCOMMIT")]
     assert len(fake_clockify.requests()) == (response.status_code == 200)
+
+
+def test_no_database_connection_is_held_while_clockify_answers(app, client, user_token, fake_clockify):
+    token = user_token(backendUrl=fake_clockify.api_url, reportsUrl=fake_clockify.reports_url)
+    fake_clockify.inject("*/projects", Fault.slow(1.0))
+    with app.app_context():
+        pool = db.engine.pool
+    answers = []
+    call = threading.Thread(target=lambda: answers.append(client.post(
+        EXECUTE, json={"operationId": "getProjects"}, headers={"Authorization": f"Bearer {token}"})))
+    call.start()
+    time.sleep(0.3)  # the call has long reached the fake, which holds its answer 1 s
+    held, deadline = [], time.monotonic() + 0.4
+    while time.monotonic() < deadline:
+        held.append(pool.checkedout())
+        time.sleep(0.01)
+    call.join(timeout=10)
+    assert answers[0].status_code == 200
+    assert held and max(held) == 0
