@@ -53,6 +53,8 @@ class FakeServer(ThreadingHTTPServer):
     block_on_close = False
     request_queue_size = 128
     allow_reuse_address = True
+    # ``handle_request`` is only called once the socket is ready: it must not wait for another.
+    timeout = 0
     fake: FakeClockify
 
     def __init__(self, *args, **kwargs):
@@ -74,7 +76,7 @@ class FakeServer(ThreadingHTTPServer):
                 while not self._stopping.is_set():
                     ready = [key.fileobj for key, _ in selector.select()]
                     if self in ready and not self._stopping.is_set():
-                        self._handle_request_noblock()
+                        self.handle_request()
         finally:
             self._stopped.set()
 
