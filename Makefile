@@ -36,9 +36,13 @@ test: test-postgres test-sqlite
 test-postgres: $(VENV)/.installed
 	TEST_DATABASE_URL=$(TEST_DATABASE_URL) TEST_REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest -q
 
-# The quick loop while coding: no real processes, no browser, no fault injection, on SQLite.
+# The quick loop while coding: no real processes, no browser, no fault injection, on SQLite, on
+# FAST_WORKERS pytest-xdist workers (each takes its own Redis DB index below TEST_REDIS_URL's, see
+# tests/conftest.py; loadgroup keeps the security trap's tests on one of them).
+FAST_WORKERS ?= 2
 test-fast: $(VENV)/.installed
-	TEST_DATABASE_URL=sqlite:// TEST_REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest -q -m "not slow and not browser and not resilience"
+	TEST_DATABASE_URL=sqlite:// TEST_REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest -q -m "not slow and not browser and not resilience" \
+		-n $(FAST_WORKERS) --dist loadgroup
 
 # Same suite on SQLite; browser and fault-injection tests already ran on PostgreSQL.
 test-sqlite: $(VENV)/.installed
