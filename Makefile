@@ -36,9 +36,16 @@ test: test-postgres test-sqlite
 test-postgres: $(VENV)/.installed
 	TEST_DATABASE_URL=$(TEST_DATABASE_URL) TEST_REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest -q
 
-# The quick loop while coding: no real processes, no browser, no fault injection, on SQLite.
+# The quick loop while coding: no real processes, no browser, no fault injection, on SQLite, on
+# FAST_WORKERS pytest-xdist workers (3 on 2 cores: one computes while another waits on a socket).
+# Each takes its own Redis DB index below TEST_REDIS_URL's (tests/conftest.py); loadgroup keeps the
+# security trap's tests on one of them. Compiled modules are cached even where
+# PYTHONDONTWRITEBYTECODE is set: each worker would otherwise compile, and pytest rewrite the
+# asserts of, some 500 modules again (about 5 s of each worker's start).
+FAST_WORKERS ?= 3
 test-fast: $(VENV)/.installed
-	TEST_DATABASE_URL=sqlite:// TEST_REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest -q -m "not slow and not browser and not resilience"
+	PYTHONDONTWRITEBYTECODE= TEST_DATABASE_URL=sqlite:// TEST_REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest -q -m "not slow and not browser and not resilience" \
+		-n $(FAST_WORKERS) --dist loadgroup
 
 # Same suite on SQLite; browser and fault-injection tests already ran on PostgreSQL.
 test-sqlite: $(VENV)/.installed

@@ -7,11 +7,13 @@ in the runtime, not in the test kit, because the app itself loads it.
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
 DEV_KEY_FILE = "dev-signing-key.pem"
 
@@ -30,7 +32,15 @@ def dev_private_key(instance_path: str) -> rsa.RSAPrivateKey:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                                serialization.NoEncryption()))
-    loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    loaded = _parse(path.read_bytes())
     if not isinstance(loaded, rsa.RSAPrivateKey):
         raise ValueError(f"{path} does not hold an RSA private key")
     return loaded
+
+
+@functools.lru_cache(maxsize=8)
+def _parse(pem: bytes) -> PrivateKeyTypes:
+    """The private key of ``pem``, parsed once per process: parsing checks the key and takes tens
+    of milliseconds, and every app built in development reads the same file again. Keyed by the
+    file's bytes, so a key written anew is parsed anew."""
+    return serialization.load_pem_private_key(pem, password=None)

@@ -64,6 +64,14 @@ class _AppJobs:
         self.app = app
         self._parent_pid = os.getpid()
 
+    def unsubscribe(self):
+        # RQ sends UNSUBSCRIBE before telling its pubsub thread to stop: a thread that reads the
+        # reply first goes back to waiting for a subscription, and the worker's exit then waits
+        # out RQ's 1 s join. Told first, the thread ends on the reply.
+        if self.pubsub_thread:
+            self.pubsub_thread.stop()
+        super().unsubscribe()
+
     def run_maintenance_tasks(self):
         # Failure callbacks of abandoned jobs run here, in the parent: give them the app.
         with self.app.app_context():

@@ -95,8 +95,7 @@ class FakeClockify(FakeClockifyApi):
         self._server = FakeServer((self.host, self.port), FakeRequestHandler)
         self._server.fake = self
         self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="fake-clockify", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-clockify", daemon=True)
         self._thread.start()
         return self
 

@@ -6,6 +6,7 @@ and a handler that stamps each request's arrival (from the kernel on Linux), let
 from __future__ import annotations
 
 import json
+import selectors
 import socket
 import struct
 import threading
@@ -52,12 +53,43 @@ class FakeServer(ThreadingHTTPServer):
     block_on_close = False
     request_queue_size = 128
     allow_reuse_address = True
+    # ``handle_request`` is only called once the socket is ready: it must not wait for another.
+    timeout = 0
     fake: FakeClockify
 
     def __init__(self, *args, **kwargs):
         self._open: set[socket.socket] = set()
         self._open_lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._stopped = threading.Event()
+        self._wake_receiver, self._wake_sender = socket.socketpair()
         super().__init__(*args, **kwargs)
+
+    def serve_forever(self, poll_interval: float = 0.5) -> None:
+        """Serve until ``shutdown``. ``poll_interval`` is ignored: ``shutdown`` wakes the loop
+        rather than ``socketserver``'s loop noticing it at its next poll, so a test suite that
+        stops thousands of fakes does not wait a poll interval for each."""
+        try:
+            with selectors.DefaultSelector() as selector:
+                selector.register(self, selectors.EVENT_READ)
+                selector.register(self._wake_receiver, selectors.EVENT_READ)
+                while not self._stopping.is_set():
+                    ready = [key.fileobj for key, _ in selector.select()]
+                    if self in ready and not self._stopping.is_set():
+                        self.handle_request()
+        finally:
+            self._stopped.set()
+
+    def shutdown(self) -> None:
+        """Stop the ``serve_forever`` loop of another thread and wait until it has ended."""
+        self._stopping.set()
+        self._wake_sender.send(b"\0")
+        self._stopped.wait()
+
+    def server_close(self) -> None:
+        super().server_close()
+        self._wake_receiver.close()
+        self._wake_sender.close()
 
     def get_request(self):
         conn, addr = super().get_request()

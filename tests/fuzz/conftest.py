@@ -5,11 +5,24 @@ from __future__ import annotations
 import time
 
 import pytest
+from schemathesis.pytest.plugin import SchemathesisFunction
 
 from addon import create_app
 from addon.extensions import db
 from addon.testkit.addon_transports import FlaskTransport
 from addon.testkit.clockify_calls import ClockifySimulator
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items):
+    """Give the schemathesis test of each operation its own node id (``test[GET /health]``).
+
+    pytest 9.2 builds an item's id from its original name and parametrize callspec, which
+    schemathesis's items do not have: they all get the function's bare id, and pytest-xdist,
+    which schedules tests by id, would run the first operation only."""
+    for item in items:
+        if isinstance(item, SchemathesisFunction) and item.operation_label and item._id.params is None:
+            item._id = item._id.with_params(item.operation_label)
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@ the table of confusable URLs, and an installed workspace with a user-token facto
 
 from __future__ import annotations
 
+import selectors
 import socket
 import threading
 import time
@@ -16,44 +17,62 @@ from addon.models import Installation
 
 class Listeners:
     """Plain TCP listeners on 127.0.0.2 (ports 80, 443 and one chosen by the OS) that accept and
-    count every connection, from a background thread."""
+    count every connection.
+
+    The kernel queues a connection before the client's ``connect()`` returns, so ``count`` first
+    accepts whatever is queued: the count is exact the moment a call that connected has returned,
+    with no wait. A background thread also accepts (and closes) connections as they come, so a
+    client that should not have connected fails at once rather than at its read timeout."""
 
     def __init__(self):
         self.sockets: list[socket.socket] = []
         self.accepted: list[tuple[int, str]] = []
         self._lock = threading.Lock()
-        self._stop = threading.Event()
+        self._wake_receiver, self._wake_sender = socket.socketpair()
         for port in (80, 443, 0):
             listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             listener.bind((TRAP_HOST, port))
             listener.listen(64)
-            listener.settimeout(0.05)
+            listener.setblocking(False)
             self.sockets.append(listener)
         self.port = self.sockets[-1].getsockname()[1]
         self._thread = threading.Thread(target=self._accept_all, daemon=True)
         self._thread.start()
 
     def _accept_all(self) -> None:
-        while not self._stop.is_set():
+        with selectors.DefaultSelector() as selector:
             for listener in self.sockets:
-                try:
-                    connection, peer = listener.accept()
-                except (TimeoutError, OSError):
-                    continue
-                with self._lock:
+                selector.register(listener, selectors.EVENT_READ)
+            selector.register(self._wake_receiver, selectors.EVENT_READ)
+            while all(key.fileobj is not self._wake_receiver for key, _ in selector.select()):
+                self._accept_queued()
+
+    def _accept_queued(self) -> None:
+        """Accept, count and close every connection waiting in the listeners' queues."""
+        with self._lock:
+            for listener in self.sockets:
+                while True:
+                    try:
+                        connection, peer = listener.accept()
+                    except (BlockingIOError, InterruptedError):
+                        break
                     self.accepted.append((listener.getsockname()[1], peer[0]))
-                connection.close()
+                    connection.close()
 
     def count(self) -> int:
+        """Connections made so far, including those the kernel has queued but not yet handed over."""
+        self._accept_queued()
         with self._lock:
             return len(self.accepted)
 
     def close(self) -> None:
-        self._stop.set()
+        self._wake_sender.send(b"\0")
         self._thread.join(timeout=2)
         for listener in self.sockets:
             listener.close()
+        self._wake_receiver.close()
+        self._wake_sender.close()
 
 
 @pytest.fixture(scope="session")
@@ -73,8 +92,6 @@ def no_connections(listeners, fake_clockify):
         return template.replace("{p}", str(listeners.port)).replace("{f}", str(fake_clockify.port))
 
     yield fill
-    # Give a connect that slipped through time to be accepted before counting.
-    threading.Event().wait(0.02)
     assert listeners.count() == before, f"connections reached the trap: {listeners.accepted[before:]}"
     assert fake_clockify.requests() == []
 

@@ -125,7 +125,7 @@ def test_hanging_up_cancels_the_run(app, token, fake_clockify):
     _seed(fake_clockify, 5000)
     fake_clockify.inject(f"/api/v1/workspaces/{WORKSPACE}/projects", *[Fault.slow(0.2)] * 60)
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
     thread.start()
     try:
         url = f"http://127.0.0.1:{server.server_port}{ALL_PAGES}"
@@ -134,10 +134,24 @@ def test_hanging_up_cancels_the_run(app, token, fake_clockify):
             lines = response.iter_lines()
             assert json.loads(next(lines))["pages"] == 1
             assert json.loads(next(lines))["pages"] == 2
-        time.sleep(1.5)  # the server notices at its next write, at most a page or two later
-        count = len(fake_clockify.requests())
-        time.sleep(1.0)
-        assert len(fake_clockify.requests()) == count < 8
+        # The server notices at its next write, a page or two later; a run still going would
+        # fetch a page every 0.2 s (the slow fault), so a quiet 0.6 s means it has stopped.
+        count = _requests_once_quiet(fake_clockify, quiet=0.6, limit=4.0)
+        assert count is not None and count < 8
     finally:
         server.shutdown()
         thread.join(timeout=10)
+
+
+def _requests_once_quiet(fake, quiet: float, limit: float) -> int | None:
+    """How many requests ``fake`` has received once none has arrived for ``quiet`` seconds; None
+    if they still arrive after ``limit`` seconds."""
+    deadline = time.monotonic() + limit
+    count = len(fake.requests())
+    while time.monotonic() < deadline:
+        time.sleep(quiet)
+        now = len(fake.requests())
+        if now == count:
+            return count
+        count = now
+    return None
