@@ -27,6 +27,8 @@ from addon.workers import BackgroundThread
 pytest_plugins = ["addon.testkit.pytest_plugin", "addon.testkit.openapi_plugin"]
 
 ADDON_KEY = "test-addon"
+ENCRYPTION_KEY = Fernet.generate_key().decode()
+SHARED_MEMORY = "/dev/shm"
 DEFAULT_TEST_REDIS_URL = "redis://127.0.0.1:6379/15"
 
 
@@ -89,8 +91,6 @@ def pytest_xdist_make_scheduler(config, log):
             return super()._split_scope(nodeid)
 
     return TrapGroupScheduling(config, log)
-ENCRYPTION_KEY = Fernet.generate_key().decode()
-SHARED_MEMORY = "/dev/shm"
 
 
 @pytest.fixture(scope="session")
