@@ -36,7 +36,8 @@ test: test-postgres test-sqlite
 test-postgres: $(VENV)/.installed
 	TEST_DATABASE_URL=$(TEST_DATABASE_URL) TEST_REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest -q
 
-# The quick loop while coding: no real processes, no browser, no fault injection, on SQLite, on
+# The quick loop while coding: no real processes, no browser, no fault injection, no fuzzing (not
+# even collected: building schemathesis's cases alone costs each worker seconds), on SQLite, on
 # FAST_WORKERS pytest-xdist workers (3 on 2 cores: one computes while another waits on a socket).
 # Each takes its own Redis DB index below TEST_REDIS_URL's (tests/conftest.py); loadgroup keeps the
 # security trap's tests on one of them. Compiled modules are cached even where
@@ -45,7 +46,7 @@ test-postgres: $(VENV)/.installed
 FAST_WORKERS ?= 3
 test-fast: $(VENV)/.installed
 	PYTHONDONTWRITEBYTECODE= TEST_DATABASE_URL=sqlite:// TEST_REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest -q -m "not slow and not browser and not resilience" \
-		-n $(FAST_WORKERS) --dist loadgroup
+		--ignore=tests/fuzz -n $(FAST_WORKERS) --dist loadgroup
 
 # Same suite on SQLite; browser and fault-injection tests already ran on PostgreSQL.
 test-sqlite: $(VENV)/.installed

@@ -4,6 +4,7 @@ key the app trusts through CLOCKIFY_PUBLIC_KEY, so every token in the tests is r
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import tempfile
@@ -144,13 +145,21 @@ def app(base_overrides):
     from flask_migrate import upgrade
 
     app = create_app(base_overrides)
-    redis.Redis.from_url(TEST_REDIS_URL).flushdb()
+    _test_redis().flushdb()
     with app.app_context():
         upgrade()
     yield app
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
+
+
+@functools.cache
+def _test_redis() -> redis.Redis:
+    """One client (and connection pool) for the whole session: a client per test would connect
+    per test, and redis-py's handshake (CLIENT SETINFO, with its version read from the package
+    metadata each time) costs milliseconds of CPU."""
+    return redis.Redis.from_url(TEST_REDIS_URL)
 
 
 @pytest.fixture(autouse=True)
@@ -165,7 +174,7 @@ def _clean_state(request):
         with db.engine.begin() as conn:
             for table in reversed(db.metadata.sorted_tables):
                 conn.execute(table.delete())
-    redis.Redis.from_url(TEST_REDIS_URL).flushdb()
+    _test_redis().flushdb()
 
 
 @pytest.fixture(autouse=True)
@@ -197,6 +206,6 @@ def ctx(app):
 
 @pytest.fixture
 def redis_conn():
-    conn = redis.Redis.from_url(TEST_REDIS_URL)
+    conn = _test_redis()
     conn.flushdb()
     return conn

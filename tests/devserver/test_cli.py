@@ -145,6 +145,7 @@ def test_replay_in_embedded_mode_without_a_server_says_nothing_was_replayed(cli)
     assert result.exit_code == 1 and url in result.output and "Nothing was replayed" in result.output
 
 
+@pytest.mark.slow
 def test_clockify_fake_serves_the_seeded_workspace_alone(tmp_path):
     port = free_port()
     process = subprocess.Popen(command("flask", "clockify", "fake", "--port", str(port), "--no-install"),

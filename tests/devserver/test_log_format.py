@@ -92,6 +92,7 @@ def test_json_lines_carry_no_colour_codes(capture):
     assert record["message"].startswith("POST /ui?auth_token=" + REDACTED)
 
 
+@pytest.mark.slow
 def test_a_cli_command_keeps_stdout_for_its_output(tmp_path):
     """``open "$(flask clockify simulate ui)"``: the embedded-mode warning goes to stderr."""
     import subprocess

@@ -10,6 +10,7 @@ import time
 import uuid
 from html import unescape
 
+import pytest
 import requests
 
 from addon.testkit.processes import ROOT
@@ -41,6 +42,7 @@ def _owner_token(page: str) -> str:
     return unescape(link.group(1))
 
 
+@pytest.mark.slow
 def test_bootstrap_then_a_studio_write_comes_back_as_a_processed_webhook(make_dev):
     url, log, started = make_dev
     deadline = started + START_BUDGET_SECONDS

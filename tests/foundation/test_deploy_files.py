@@ -97,6 +97,7 @@ def test_the_app_json_environment_starts_the_app_in_production(bare_environ):
     assert create_app(environment).config["SETTINGS"].env == "production"
 
 
+@pytest.mark.slow
 def test_the_release_phase_refuses_to_start_without_the_encryption_key(tmp_path):
     finished = processes.run("flask", {"ADDON_ENV": "production", "BASE_URL": "https://addon.example.com",
                                        "DATABASE_URL": UNREACHABLE_POSTGRES, "REDIS_URL": UNREACHABLE_REDIS},

@@ -8,6 +8,7 @@ import runpy
 import subprocess
 import sys
 
+import pytest
 from cryptography.fernet import Fernet
 
 from addon.testkit.processes import ROOT
@@ -43,6 +44,7 @@ def test_gunicorn_settings_follow_the_environment(bare_environ, monkeypatch, tmp
     assert callable(settings["child_exit"])
 
 
+@pytest.mark.slow
 def test_gunicorn_config_creates_a_missing_multiproc_dir(tmp_path):
     """On a fresh dyno the Procfile's directory does not exist yet: the config file must create it
     before it imports the add-on, whose label-less counters open their files there at import."""

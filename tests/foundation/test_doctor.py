@@ -222,6 +222,7 @@ def test_a_stalled_queue_is_named_in_the_backlog(make_app, workers):
     assert "no live worker on queue high -> fix: heroku ps:scale worker=1" in lines["backlog"]
 
 
+@pytest.mark.slow
 def test_a_configuration_that_does_not_load_is_the_configuration_problem(tmp_path):
     variables = {"ADDON_ENV": "production", "BASE_URL": "http://addon.example.com", "REDIS_URL": UNREACHABLE_REDIS,
                  "DATABASE_URL": UNREACHABLE_POSTGRES, "TOKEN_ENCRYPTION_KEY": "x" * 10}

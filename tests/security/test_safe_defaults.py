@@ -53,6 +53,7 @@ def test_every_configuration_error_is_listed_at_once(tmp_path, given, expected):
     assert sorted(_problem_variables(raised.value.report().splitlines())) == sorted(expected)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("entry_point", ["create_app", "gunicorn"])
 def test_a_process_started_with_nothing_lists_what_production_needs_and_exits(tmp_path, entry_point):
     result = processes.run(entry_point, {"PORT": str(processes.free_port())}, tmp_path, timeout=60)

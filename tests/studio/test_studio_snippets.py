@@ -64,6 +64,7 @@ def _run(command: list[str]):
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("call", CALLS)
 def test_the_python_snippet_reaches_the_same_operation_with_the_same_parameters(client, token, fake_clockify, call):
     expected = _sent_by_execute(client, token, fake_clockify, call)
@@ -75,6 +76,7 @@ def test_the_python_snippet_reaches_the_same_operation_with_the_same_parameters(
     assert sent.headers["x-api-key"] == API_KEY and "x-addon-token" not in sent.headers
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
 @pytest.mark.parametrize("call", CALLS)
 def test_the_curl_snippet_sends_the_same_call(client, token, fake_clockify, call):
@@ -93,6 +95,7 @@ def _node_has_fetch() -> bool:
     return int(version.split(".")[0] or 0) >= 18
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not _node_has_fetch(), reason="Node 18+ (with fetch) is not installed")
 @pytest.mark.parametrize("call", CALLS)
 def test_the_javascript_snippet_sends_the_same_call(client, token, fake_clockify, call):

@@ -158,6 +158,7 @@ def test_find_entities_is_defensive():
         assert find_entities(odd, ("project",)) == []
 
 
+@pytest.mark.slow
 def test_handler_modules_are_discovered_without_importing_them(tmp_path):
     import subprocess
     import sys
