@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import os
 import shutil
+import subprocess
 import tempfile
 import threading
 from collections import Counter
@@ -175,6 +176,20 @@ def _clean_state(request):
             for table in reversed(db.metadata.sorted_tables):
                 conn.execute(table.delete())
     _test_redis().flushdb()
+
+
+@pytest.fixture(autouse=True)
+def _processes_only_in_slow_tests(request, monkeypatch):
+    """A test that starts a process is marked ``slow``: ``make test-fast`` leaves those out and
+    must stay under a minute."""
+    if request.node.get_closest_marker("slow") or request.node.get_closest_marker("resilience") \
+            or request.node.get_closest_marker("browser"):
+        return
+
+    def refuse(self, args, *rest, **kwargs):
+        raise AssertionError(f"{request.node.nodeid} starts a process ({args!r}): mark it @pytest.mark.slow")
+
+    monkeypatch.setattr(subprocess.Popen, "__init__", refuse)
 
 
 @pytest.fixture(autouse=True)
