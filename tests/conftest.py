@@ -182,8 +182,7 @@ def _clean_state(request):
 def _processes_only_in_slow_tests(request, monkeypatch):
     """A test that starts a process is marked ``slow``: ``make test-fast`` leaves those out and
     must stay under a minute."""
-    if request.node.get_closest_marker("slow") or request.node.get_closest_marker("resilience") \
-            or request.node.get_closest_marker("browser"):
+    if any(request.node.get_closest_marker(marker) for marker in ("slow", "resilience", "browser")):
         return
 
     def refuse(self, args, *rest, **kwargs):
