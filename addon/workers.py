@@ -19,7 +19,9 @@ import os
 import threading
 import time
 
+from redis.exceptions import RedisError
 from rq import SimpleWorker
+from rq.exceptions import InvalidJobOperation, StopRequested
 from rq.scheduler import RQScheduler
 from rq.timeouts import TimerDeathPenalty
 from rq.utils import import_attribute
@@ -50,6 +52,8 @@ def run_sweeps() -> None:
     for dotted in SWEEPS:
         try:
             import_attribute(dotted)()
+        except StopRequested:  # RQ's SIGTERM handler, raised wherever the signal lands: stop
+            raise
         except Exception:  # a sweep must never take the worker down
             log.exception("sweep %s failed", dotted)
             db.session.rollback()
@@ -99,7 +103,7 @@ class _AppJobs:
             name = job.func_name.rsplit(".", 1)[-1]
             try:
                 outcome = job.get_status(refresh=True) or "unknown"
-            except Exception:  # job expired or Redis blinked: still count the run
+            except (InvalidJobOperation, RedisError):  # job expired or Redis blinked: still count the run
                 outcome = "unknown"
             outcome = getattr(outcome, "value", outcome)
             metrics.JOBS.inc(job=name, outcome=outcome, connection=self.connection)
