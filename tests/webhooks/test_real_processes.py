@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from addon.testkit.processes import stop
 from addon.testkit.webhooks import delivery_headers, entity_payload
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,8 +52,7 @@ def server(base_overrides, tmp_path_factory):
             time.sleep(0.1)
         yield url
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        stop(process)  # SIGKILL after 30 s: no server outlives its test
 
 
 def test_twenty_concurrent_copies_of_a_re_seen_state_give_one_new_event(server, workspace, stored_events):
@@ -151,6 +151,6 @@ def test_production_worker_sweeps_events_it_never_received(base_overrides, works
             assert process.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
             time.sleep(0.2)
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        exit_code = stop(process)  # SIGKILL after 30 s: no worker outlives its test to take later tests' jobs
+    assert exit_code == 0, f"the worker did not stop on SIGTERM:\n{log.read_text()[-3000:]}"
     assert stored_events()[0].attempts == 1
