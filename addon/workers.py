@@ -125,6 +125,21 @@ class _Supervised:
         self.stop_requested = True
         super().request_stop(signum, frame)
 
+    # RQ raises StopRequested (an Exception) from its signal handler, in whatever code the main
+    # thread runs; a broad ``except`` there (a sweep's, a library's, logging's) swallows it, and
+    # the worker would go back to dequeuing for good. Between jobs, the flag decides.
+    def run_maintenance_tasks(self):
+        super().run_maintenance_tasks()
+        self._stop_if_requested()
+
+    def dequeue_job_and_maintain_ttl(self, timeout, max_idle_time=None):
+        self._stop_if_requested()
+        return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
+
+    def _stop_if_requested(self) -> None:
+        if self.stop_requested:
+            raise StopRequested()
+
 
 class AppWorker(_Supervised, _AppJobs, HerokuWorker):
     """Production worker: forks a horse per job, warm shutdown on SIGTERM."""

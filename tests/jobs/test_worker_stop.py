@@ -1,7 +1,8 @@
 """SIGTERM between jobs stops the worker. RQ raises ``StopRequested`` from its signal handler,
-in whatever code the main thread runs at that moment: a broad ``except`` there must not swallow
-it, or the worker goes back to its dequeue loop and never ends (until the platform's SIGKILL,
-mid-job by then)."""
+in whatever code the main thread runs at that moment: a broad ``except`` there swallowed it, and
+the worker went back to its dequeue loop and never ended (until the platform's SIGKILL, mid-job
+by then). Our own excepts let it through, and whatever swallows it, the worker still stops
+before its next job."""
 
 from __future__ import annotations
 
@@ -38,6 +39,17 @@ def _while_a_sweep_runs(monkeypatch):
     monkeypatch.setattr(workers, "SWEEPS", (f"{__name__}.sigterm_now",))
 
 
+def sigterm_in_code_that_swallows_everything() -> None:
+    try:
+        sigterm_now()
+    except Exception:  # what any library's broad except would do with it
+        pass
+
+
+def _where_a_broad_except_swallows_it(monkeypatch):
+    monkeypatch.setattr(workers, "SWEEPS", (f"{__name__}.sigterm_in_code_that_swallows_everything",))
+
+
 @pytest.fixture
 def signal_handlers():
     """RQ's worker installs its own SIGTERM and SIGINT handlers; give pytest its own back."""
@@ -47,7 +59,8 @@ def signal_handlers():
         signal.signal(number, handler)
 
 
-@pytest.mark.parametrize("land", [_while_reading_a_finished_jobs_status, _while_a_sweep_runs],
+@pytest.mark.parametrize("land", [_while_reading_a_finished_jobs_status, _while_a_sweep_runs,
+                                  _where_a_broad_except_swallows_it],
                          ids=lambda land: land.__name__.strip("_"))
 def test_sigterm_between_jobs_stops_the_worker_before_its_next_job(jobs_ctx, monkeypatch, signal_handlers, land):
     jobs = [enqueue("high", "time.sleep", 0) for _ in range(2)]
