@@ -3,11 +3,24 @@
 
 from __future__ import annotations
 
+from typing import Protocol, TypeVar
+
 from ..errors import Gone, NotFound
-from ..models import Installation
 
 
-def require_installed(installation: Installation | None) -> Installation:
+class _HasStatus(Protocol):
+    @property
+    def status(self) -> str: ...
+
+    @property
+    def is_active(self) -> bool: ...
+
+
+# An ``Installation`` row or a store ``InstallationSummary``: the checks read only the status.
+AnyInstallation = TypeVar("AnyInstallation", bound=_HasStatus)
+
+
+def require_installed(installation: AnyInstallation | None) -> AnyInstallation:
     """``installation`` (any status) when the workspace has one.
 
     :raise NotFound: 404 ``not_installed`` when the workspace never installed the add-on.
@@ -17,7 +30,7 @@ def require_installed(installation: Installation | None) -> Installation:
     return installation
 
 
-def require_active(installation: Installation | None) -> Installation:
+def require_active(installation: AnyInstallation | None) -> AnyInstallation:
     """``installation`` when it exists and is ACTIVE.
 
     :raise NotFound: 404 ``not_installed``. :raise Gone: 410 when inactive or deleted.

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from .. import auth
 from ..clockify.tokens import AddonClaims
 from ..errors import Forbidden
-from ..models import Installation
 from ..store import installations
 from .installation_checks import require_active
 
@@ -26,7 +25,7 @@ class Caller:
     active installation, and the token presented (the one the user's own calls run with)."""
 
     claims: AddonClaims
-    installation: Installation
+    installation: installations.InstallationSummary
     token: str = field(repr=False)
 
 
@@ -38,7 +37,7 @@ def authorize(token: str | None, settings, *, admin: bool = False) -> Caller:
     """
     claims = auth.verify(token, kind="user token")
     token = token or ""  # (for the type checker: verify refuses a missing token)
-    installation = installations.get_detached(claims.workspace_id)
+    installation = installations.summary(claims.workspace_id)
     claims = auth.sidebar_claims(claims, is_installation_token=installations.is_installation_token(installation, token),
                                  allow_installation_token=settings.studio_allow_installation_token)
     installation = require_active(installation)

@@ -12,9 +12,8 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
-from ..crypto import token_digest
+from ..crypto import current_cipher, token_digest
 from ..extensions import autocommit_connection, db
 from ..models import Installation, InstallationStatus, utcnow
 from . import lifecycle_outbox, webhooks
@@ -22,7 +21,6 @@ from . import lifecycle_outbox, webhooks
 CREATED, UPDATED, REACTIVATED = "created", "updated", "reactivated"
 
 
-# Built once: every sidebar call reads its installation (API Studio's execute overhead is benchmarked).
 _BY_WORKSPACE = db.select(Installation).where(Installation.workspace_id == sa.bindparam("workspace_id"))
 
 
@@ -31,12 +29,45 @@ def get(workspace_id: str) -> Installation | None:
     return db.session.execute(_BY_WORKSPACE, {"workspace_id": workspace_id}).scalar_one_or_none()
 
 
-def get_detached(workspace_id: str) -> Installation | None:
-    """``get`` in one round trip, outside the session (``autocommit_connection``), for a caller
-    that only reads the row: every sidebar request. The row comes back detached: changes to it
-    are not saved, and the session's transaction is not begun by it."""
-    with autocommit_connection() as connection, Session(connection) as session:
-        return session.execute(_BY_WORKSPACE, {"workspace_id": workspace_id}).scalar_one_or_none()
+@dataclass(frozen=True)
+class InstallationSummary:
+    """What a sidebar request needs of its workspace's installation (``summary``): read-only,
+    and the installation token decrypted only when a call asks for it."""
+
+    workspace_id: str
+    addon_id: str
+    status: str
+    api_url: str
+    reports_url: str | None
+    installation_token_digest: str | None = field(repr=False)
+    encrypted_installation_token: str | None = field(repr=False)
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == InstallationStatus.ACTIVE.value
+
+    @property
+    def installation_token(self) -> str | None:
+        """The installation token, decrypted (None once erased at DELETED)."""
+        token = self.encrypted_installation_token
+        return None if token is None else current_cipher().decrypt(token)
+
+
+# Built once, without the ORM: every sidebar request reads it (API Studio's execute overhead is
+# benchmarked; loading a mapped object and decrypting its token cost more than the round trip).
+_SUMMARY = sa.select(
+    Installation.workspace_id, Installation.addon_id, Installation.status, Installation.api_url,
+    Installation.reports_url, Installation.installation_token_digest,
+    sa.type_coerce(Installation.installation_token, sa.Text).label("encrypted_installation_token"),
+).where(Installation.workspace_id == sa.bindparam("workspace_id"))
+
+
+def summary(workspace_id: str) -> InstallationSummary | None:
+    """The installation of ``workspace_id`` (any status) as an ``InstallationSummary``, or None;
+    one autocommitted statement outside the session (``autocommit_connection``)."""
+    with autocommit_connection() as connection:
+        row = connection.execute(_SUMMARY, {"workspace_id": workspace_id}).one_or_none()
+    return None if row is None else InstallationSummary(**row._mapping)
 
 
 def is_active(workspace_id: str) -> bool:
@@ -128,7 +159,7 @@ def _upsert(record: InstallRecord) -> tuple[Installation, str]:
     return installation, outcome
 
 
-def is_installation_token(installation: Installation | None, token: str) -> bool:
+def is_installation_token(installation: Installation | InstallationSummary | None, token: str) -> bool:
     """Whether ``token`` is the installation's token (current or erased at DELETED), by its
     stored digest compared in constant time: nothing is decrypted."""
     stored = installation.installation_token_digest if installation is not None else None
