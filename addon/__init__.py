@@ -14,7 +14,7 @@ from typing import Any
 from flask import Flask, g, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import auth, crypto, metrics, queueing
+from . import after_answer, auth, crypto, metrics, queueing
 from .config import VARIABLES, ConfigError, load_settings, read_environ
 from .errors import register_error_handlers
 from .extensions import db, migrate
@@ -67,6 +67,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, instance_path: str | 
     metrics.init_app(app)
     auth.init_app(app, settings)
     _register_request_hooks(app)
+    after_answer.init_app(app)
     register_error_handlers(app)
 
     from . import models  # noqa: F401  (registers the tables with the metadata)

@@ -2,7 +2,8 @@
 
 One of each per process (rebuilt after a fork, so an RQ horse never shares a parent's sockets):
 ``get_client()`` for calls, ``get_rate_limiter()`` for callers that only need slots. The client
-counts each attempt in ``CLOCKIFY_REQUESTS{status}`` and sends the current request id.
+counts each attempt in ``CLOCKIFY_REQUESTS{status}`` (after the answer, in a web request:
+``addon.after_answer``) and sends the current request id.
 ``require_allowed_hosts`` is the HTTP edge's one check of the Clockify URLs a request brings
 (token claims, base URLs): 403 ``host_not_allowed`` before anything is stored or sent.
 """
@@ -16,7 +17,7 @@ from typing import Any
 
 from flask import current_app
 
-from . import metrics
+from . import after_answer, metrics
 from .clockify.client import ClockifyClient, HostNotAllowed
 from .clockify.hosts import HostPolicy
 from .clockify.ratelimit import RateLimiter, connect
@@ -79,7 +80,7 @@ def _build(app) -> tuple[ClockifyClient, RateLimiter]:
     limiter = RateLimiter(connection, settings.rate_limit_rps, on_fallback=metrics.RATE_LIMITER_FALLBACKS.inc)
 
     def count(outcome: str) -> None:
-        metrics.CLOCKIFY_REQUESTS.inc(status=outcome, connection=connection)
+        after_answer.defer(metrics.CLOCKIFY_REQUESTS.inc, status=outcome, connection=connection)
 
     client = ClockifyClient(
         hosts=HostPolicy(settings.allowed_api_domains, https_only=settings.env == "production"),

@@ -5,9 +5,9 @@ Refusals come first, cheapest first, and nothing reaches Clockify until all chec
 unknown operation (404), another workspace's id (403), a write without ``"confirm": true``
 (428), a host outside ``CLOCKIFY_ALLOWED_API_DOMAINS`` (403), a body over
 ``API_CALL_MAX_PAYLOAD_BYTES`` (413), spec validation (422), the workspace's request budget
-(429). Every call, refused or sent, is audited in ``api_calls`` (one row) and counted in
-``API_CALLS``. The web layer only reads the call's JSON (``addon.web.studio_calls``) and answers
-``run``'s result.
+(429). Every call, refused or sent, is audited in ``api_calls`` (one row, written once the
+answer is sent: ``addon.after_answer``) and counted in ``API_CALLS``. The web layer only reads
+the call's JSON (``addon.web.studio_calls``) and answers ``run``'s result.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import after_answer
 from ..clockify.client import reports_base
 from ..clockify.openapi_catalog import Operation
 from ..clockify.request_validation import (
@@ -95,8 +96,8 @@ def run(call: CallRequest, caller: Caller, settings) -> dict:
         prepared = prepare(call, caller, settings)
         outgoing = studio_outbound.prepare(prepared)
     except AddonError as refusal:
-        api_calls.record(claims.workspace_id, request=api_calls.stored_request(call.path_params, call.query, call.body),
-                         outcome=refusal.code, status_code=None, error=refusal.message, **audit)
+        _audit(claims.workspace_id, request=api_calls.stored_request(call.path_params, call.query, call.body),
+               outcome=refusal.code, status_code=None, error=refusal.message, **audit)
         API_CALLS.labels(operation=label, status=refusal.code).inc()
         raise
     audit["path"] = prepared.path
@@ -105,14 +106,19 @@ def run(call: CallRequest, caller: Caller, settings) -> dict:
     try:
         answer = studio_outbound.send(prepared, outgoing)
     except AddonError as failure:
-        api_calls.record(claims.workspace_id, outcome=failure.code, status_code=None, duration_ms=_ms(started),
-                         error=failure.message, **sent, **audit)
+        _audit(claims.workspace_id, outcome=failure.code, status_code=None, duration_ms=_ms(started),
+               error=failure.message, **sent, **audit)
         API_CALLS.labels(operation=label, status=failure.code).inc()
         raise
-    api_calls.record(claims.workspace_id, outcome="ok" if answer["status"] < 400 else "clockify_error",
-                     status_code=answer["status"], duration_ms=answer["duration_ms"], **sent, **audit)
+    _audit(claims.workspace_id, outcome="ok" if answer["status"] < 400 else "clockify_error",
+           status_code=answer["status"], duration_ms=answer["duration_ms"], **sent, **audit)
     API_CALLS.labels(operation=label, status=str(answer["status"])).inc()
     return answer
+
+
+def _audit(workspace_id: str, **row: Any) -> None:
+    """The call's one audit row, written once the answer is sent (``addon.after_answer``)."""
+    after_answer.defer(api_calls.record, workspace_id, **row)
 
 
 def prepare(call: CallRequest, caller: Caller, settings) -> PreparedCall:

@@ -18,7 +18,6 @@ import functools
 import json
 
 from flask import Flask
-from flask.testing import FlaskClient
 from openapi_core import OpenAPI
 from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest, WerkzeugOpenAPIResponse
 from openapi_core.exceptions import OpenAPIError
@@ -28,6 +27,7 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import RequestRedirect
 from werkzeug.wrappers import Request, Response
 
+from ..after_answer import ClosingTestClient
 from ..web.openapi_document import DOCUMENT_PATH
 
 AUTOMATIC_METHODS = ("HEAD", "OPTIONS")
@@ -123,7 +123,7 @@ def default_checker() -> ResponseChecker:
     return ResponseChecker(json.loads(DOCUMENT_PATH.read_text()))
 
 
-class CheckedClient(FlaskClient):
+class CheckedClient(ClosingTestClient):
     """A Flask test client that fails on any answer the OpenAPI document does not describe.
 
     Every problem is also appended to ``problems`` (class-wide) so a test that swallows the
