@@ -100,4 +100,5 @@ def _run_each(kept: list[_Call]) -> None:
         try:
             function(*args, **kwargs)
         except Exception as exc:  # one lost write must not lose the others; no values logged
-            log.error("a write after the answer failed: %s (%s)", function.__qualname__, type(exc).__name__)
+            name = getattr(function, "__qualname__", type(function).__name__)
+            log.error("a write after the answer failed: %s (%s)", name, type(exc).__name__)
