@@ -31,13 +31,12 @@ def authorize(*, admin: bool = False, allow_query: bool = False) -> studio_acces
 
 def user_required(view=None, *, admin: bool = False, allow_query: bool = False):
     """Decorator: authorize the request's caller (``studio_access.authorize``: 401, 403, 404, 410)
-    and put it on ``g.caller``, with its claims and installation on ``g.claims`` and
-    ``g.installation``."""
+    and put it on ``g.caller``, with its claims on ``g.claims``."""
     def decorate(func):
         @functools.wraps(func)
         def wrapper(*args, **kwargs):
             caller = authorize(admin=admin, allow_query=allow_query)
-            g.caller, g.claims, g.installation = caller, caller.claims, caller.installation
+            g.caller, g.claims = caller, caller.claims
             return func(*args, **kwargs)
         return wrapper
     return decorate(view) if view is not None else decorate
