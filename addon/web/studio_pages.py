@@ -19,6 +19,7 @@ The answer is NDJSON: ``{"type": "progress", "pages", "items", "requestsLeft",
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import dataclass, replace
 
@@ -36,6 +37,8 @@ bp = Blueprint("studio_pages", __name__)
 MAX_RUN_SECONDS = 60.0
 MAX_MERGED_BYTES = 20 * 1024 * 1024
 RATE_LIMIT_PAUSE_SECONDS = 0.2
+# ASCII digits only: str.isdigit() also accepts "²", which int() refuses.
+_PAGE_SIZE_TEXT = re.compile(r"[0-9]{1,9}")
 
 
 @dataclass(frozen=True)
@@ -77,7 +80,7 @@ def _plan(call: CallRequest) -> PagePlan:
         size = settings.bootstrap_page_size
     elif isinstance(asked, int) and not isinstance(asked, bool) and asked > 0:
         size = asked
-    elif isinstance(asked, str) and asked.isdigit() and int(asked) > 0:
+    elif isinstance(asked, str) and _PAGE_SIZE_TEXT.fullmatch(asked) and int(asked) > 0:
         size = int(asked)
     else:
         raise ValidationFailed("The page size is invalid.", errors=[

@@ -98,6 +98,10 @@ def test_a_clockify_error_midway_stops_the_run_and_is_shown(client, token, fake_
     ({"operationId": "getProjects", "query": {"page-size": "many"}}, 422, "validation_failed"),
     ({"operationId": "getProjects", "query": {"page-size": 0}}, 422, "validation_failed"),
     ({"operationId": "getProjects", "query": {"page-size": True}}, 422, "validation_failed"),
+    # Text str.isdigit() accepts but int() does not, or only past Python's digit limit.
+    *[({"operationId": "getProjects", "query": {"page-size": size}}, 422, "validation_failed")
+      for size in ("²", "1²", "⑦", "9" * 5000, "-1", "+5", "1.5", "1e3", " 10", "10 ", "", "0x10", "1_000", -4, 2.5,
+                   [10], {"n": 10})],
 ])
 def test_refusals_come_before_any_page_as_json(client, token, fake_clockify, body, status, error):
     response = _post(client, token, body)
