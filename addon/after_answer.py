@@ -9,6 +9,10 @@ the others still run. Outside a web request (an RQ job, a CLI command) ``defer``
 and so it does for an answer streamed over time (API Studio's "Fetch all pages"), before the
 first byte: its later pages' rows must not come before the first one's.
 
+The calls are kept by a WSGI middleware around the app, not by a response: whatever answer
+leaves (one an ``after_request`` hook broke and Flask replaced by a 500, or none at all when
+an error propagates), the calls run once, when it closes (or when the error leaves the app).
+
 What it trades: a process killed (SIGKILL) between the answer and the write loses the write. The
 same window was there before, between Clockify's answer and the write; and a write that fails no
 longer turns a call Clockify carried out into an error answer that the user would retry. A
@@ -28,13 +32,28 @@ from typing import Any
 from flask import Flask, Response
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
+from werkzeug.wsgi import ClosingIterator
 
 from .request_context import bind, current_request_id, current_workspace_id
 
 log = logging.getLogger(__name__)
 
 _Call = tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]
-_kept: contextvars.ContextVar[list[_Call] | None] = contextvars.ContextVar("after_answer", default=None)
+
+
+class _Kept:
+    """The calls one request deferred, and the ids its log lines carry."""
+
+    def __init__(self) -> None:
+        self.calls: list[_Call] = []
+        self.ids: tuple[str | None, str | None] = (None, None)
+
+    def release(self) -> list[_Call]:
+        calls, self.calls = self.calls, []
+        return calls
+
+
+_kept: contextvars.ContextVar[_Kept | None] = contextvars.ContextVar("after_answer", default=None)
 
 
 def defer(function: Callable[..., Any], /, *args: Any, **kwargs: Any) -> None:
@@ -44,32 +63,53 @@ def defer(function: Callable[..., Any], /, *args: Any, **kwargs: Any) -> None:
     if kept is None:
         function(*args, **kwargs)
     else:
-        kept.append((function, args, kwargs))
+        kept.calls.append((function, args, kwargs))
 
 
 def init_app(app: Flask) -> None:
     """Keep the deferred calls of each request of ``app`` and run them when its answer closes."""
     if not issubclass(app.test_client_class or FlaskClient, ClosingTestClient):  # (the test kit's closes)
         app.test_client_class = ClosingTestClient
-
-    @app.before_request
-    def _keep_deferred_calls():
-        _kept.set([])
+    app.wsgi_app = _RunAfterAnswer(app, app.wsgi_app)  # type: ignore[method-assign]
 
     @app.after_request
-    def _run_deferred_calls_on_close(response: Response) -> Response:
-        kept = _release()
-        if kept and response.is_streamed:
-            _run_each(kept)
-        elif kept:
-            ids = current_request_id(), current_workspace_id()
-            response.call_on_close(lambda: _run_in_context(app, kept, ids))
+    def _note_ids_or_run_before_a_stream(response: Response) -> Response:
+        kept = _kept.get()
+        if kept is not None:
+            kept.ids = current_request_id(), current_workspace_id()
+            if response.is_streamed:
+                _kept.set(None)  # what the stream defers runs at once, in page order
+                _run_each(kept.release())
         return response
 
-    @app.teardown_request
-    def _run_leftover_calls(_exc):
-        # An answer that never reached the hook above (another after_request hook failed).
-        _run_each(_release())
+
+class _RunAfterAnswer:
+    """WSGI middleware: keeps a request's deferred calls, runs them when its answer closes."""
+
+    def __init__(self, app: Flask, wsgi_app: Callable[..., Any]) -> None:
+        self.app = app
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ: dict, start_response: Callable[..., Any]) -> Any:
+        kept = _Kept()
+        _kept.set(kept)
+        try:
+            answer = self.wsgi_app(environ, start_response)
+        except BaseException:
+            self._run(kept)
+            raise
+        return ClosingIterator(answer, lambda: self._run(kept))
+
+    def _run(self, kept: _Kept) -> None:
+        _kept.set(None)
+        calls = kept.release()
+        if calls:
+            with self.app.app_context():
+                bind(*kept.ids)  # the request's ids on any log line the calls write
+                try:
+                    _run_each(calls)
+                finally:
+                    bind(None)
 
 
 class ClosingTestClient(FlaskClient):
@@ -78,21 +118,6 @@ class ClosingTestClient(FlaskClient):
 
     def open(self, *args: Any, buffered: bool = True, follow_redirects: bool = False, **kwargs: Any) -> TestResponse:
         return super().open(*args, buffered=buffered, follow_redirects=follow_redirects, **kwargs)
-
-
-def _release() -> list[_Call]:
-    kept = _kept.get()
-    _kept.set(None)
-    return kept or []
-
-
-def _run_in_context(app: Flask, kept: list[_Call], ids: tuple[str | None, str | None]) -> None:
-    with app.app_context():
-        bind(*ids)  # the request's ids on any log line the calls write
-        try:
-            _run_each(kept)
-        finally:
-            bind(None)
 
 
 def _run_each(kept: list[_Call]) -> None:

@@ -76,18 +76,67 @@ def test_a_streamed_answer_runs_its_deferred_calls_before_its_first_byte(own_app
     assert seen_at_first_byte == ran == [("first page", own_app.name, "req-after-1")]
 
 
-def test_a_failing_after_request_hook_loses_no_deferred_call(own_app):
+def test_calls_deferred_while_an_answer_streams_run_at_once(own_app):
+    # Fetch all pages audits each page as it goes: a run cut short keeps the pages it fetched.
     ran = []
+
+    def view():
+        def lines():
+            after_answer.defer(ran.append, "page 1")
+            yield b"1\n"
+            after_answer.defer(ran.append, "page 2")
+            yield b"2\n"
+        return Response(lines())
+
+    own_app.add_url_rule("/_test/pages", view_func=view)
+    answer, _, _ = _call(own_app, "/_test/pages")
+    assert list(answer) == [b"1\n", b"2\n"] and ran == ["page 1", "page 2"]
+    answer.close()
+    assert ran == ["page 1", "page 2"]
+
+
+@pytest.mark.parametrize("propagate", [True, False], ids=["errors-propagate", "production"])
+@pytest.mark.parametrize("fails", ["once", "always"])
+@pytest.mark.parametrize("runs", ["before-ours", "after-ours"])
+def test_a_failing_after_request_hook_loses_no_deferred_call(own_app, runs, fails, propagate):
+    # "after-ours" is where prometheus-flask-exporter's hook sits (registered before ours); a
+    # hook that fails makes Flask answer a fresh 500, running the hooks again on that.
+    ran, failures = [], []
 
     def view():
         after_answer.defer(_ran, ran, "kept")
         return {"ok": True}
 
     def broken_hook(response):
-        raise RuntimeError("hook failed")
+        if fails == "always" or not failures:
+            failures.append(response.status_code)
+            raise RuntimeError("hook failed")
+        return response
 
     own_app.add_url_rule("/_test/broken-hook", view_func=view)
-    own_app.after_request(broken_hook)  # registered last: runs before the add-on's own hooks
-    with pytest.raises(RuntimeError, match="hook failed"):  # (the test app propagates errors)
-        _call(own_app, "/_test/broken-hook")
+    own_app.config["PROPAGATE_EXCEPTIONS"] = propagate
+    hooks = own_app.after_request_funcs.setdefault(None, [])
+    hooks.append(broken_hook) if runs == "before-ours" else hooks.insert(0, broken_hook)  # run in reverse
+    if propagate:
+        with pytest.raises(RuntimeError, match="hook failed"):
+            _call(own_app, "/_test/broken-hook")
+    else:
+        answer, status, _ = _call(own_app, "/_test/broken-hook")
+        b"".join(answer)
+        answer.close()
+        assert status == "500 INTERNAL SERVER ERROR"
     assert [label for label, _, _ in ran] == ["kept"]
+
+
+def test_a_view_failing_after_it_deferred_a_call_loses_no_deferred_call(own_app):
+    ran = []
+
+    def view():
+        after_answer.defer(_ran, ran, "kept")
+        raise RuntimeError("view failed")
+
+    own_app.add_url_rule("/_test/broken-view", view_func=view)
+    answer, status, _ = _call(own_app, "/_test/broken-view")  # the add-on's one error path answers
+    b"".join(answer)
+    answer.close()
+    assert (status, [label for label, _, _ in ran]) == ("500 INTERNAL SERVER ERROR", ["kept"])
