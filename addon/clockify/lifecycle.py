@@ -72,15 +72,21 @@ def settings_values(raw) -> dict:
         return {}
     if isinstance(raw.get("tabs"), list):
         found: list = []
-        for tab in raw["tabs"]:
-            if not isinstance(tab, Mapping):
-                continue
-            found.extend(tab.get("settings") or [])
-            for group in tab.get("groups") or []:
-                if isinstance(group, Mapping):
-                    found.extend(group.get("settings") or [])
+        for tab in _mappings(raw["tabs"]):
+            found.extend(_list(tab.get("settings")))
+            for group in _mappings(tab.get("groups")):
+                found.extend(_list(group.get("settings")))
         return settings_values(found)
     return {k: v for k, v in raw.items() if isinstance(k, str)}
+
+
+def _list(value) -> list:
+    # A part of the tree in another shape is ignored, not iterated: a string would give its letters.
+    return value if isinstance(value, list) else []
+
+
+def _mappings(value) -> list:
+    return [item for item in _list(value) if isinstance(item, Mapping)]
 
 
 def is_checked(value) -> bool:

@@ -38,6 +38,15 @@ def test_token_header_precedence():
                 "groups": [{"id": "g", "settings": [{"id": "b", "value": [1]}]}]}]}, {"a": 1, "b": [1]}),
     ({"auto_bootstrap": False}, {"auto_bootstrap": False}),
     (None, {}), ("nonsense", {}), ([1, {"no": "id"}], {}),
+    # A tree with a malformed part: that part is ignored, the valid settings beside it are kept.
+    *[({"tabs": [{"settings": [{"id": "kept", "value": 1}], **part}]}, {"kept": 1}) for part in (
+        {"groups": 7}, {"groups": True}, {"groups": "groups"}, {"groups": {"settings": []}}, {"groups": [None, 3, "g"]},
+        {"groups": [{"settings": 5}]}, {"groups": [{"settings": True}]}, {"groups": [{"settings": "abc"}]},
+        {"groups": [{"settings": {"id": "x", "value": 2}}]}, {"groups": [{"settings": [None, "s", {"id": 5}]}]})],
+    *[({"tabs": [tab, {"settings": [{"id": "kept", "value": 1}]}]}, {"kept": 1}) for tab in (
+        None, 3, "tab", [], {"settings": 5}, {"settings": True}, {"settings": "abc"}, {"settings": {"id": "x"}},
+        {"settings": [None, 4, "s", {"value": 2}, {"id": ["x"], "value": 3}]})],
+    ({"tabs": "tabs"}, {"tabs": "tabs"}), ({"tabs": None}, {"tabs": None}),
 ])
 def test_settings_values_accept_every_shape(raw, expected):
     assert lifecycle.settings_values(raw) == expected

@@ -82,6 +82,17 @@ def test_auto_bootstrap_off_in_the_install_settings(app, kit, queued):
     assert rows(app, Installation)[0].settings == {"auto_bootstrap": "false", "developer_mode": False}
 
 
+@pytest.mark.parametrize("settings", [
+    {"tabs": [{"settings": 5}]}, {"tabs": [{"groups": 7}]}, {"tabs": [{"groups": [{"settings": True}]}]},
+    {"tabs": [{"settings": "auto_bootstrap"}]}, {"tabs": [{"settings": {"id": "auto_bootstrap", "value": False}}]},
+    {"tabs": [None, 3, {"groups": ["g", {"settings": 1.5}]}]}])
+def test_a_malformed_settings_tree_installs_with_the_default_settings(app, kit, settings):
+    # INSTALLED's settings shape is unconfirmed: a part in another shape is ignored, never a 500.
+    reply = kit.install(WS, settings=settings).reply
+    assert (reply.status_code, reply.json()["jobs"]["bootstrap"]) == (200, "queued")
+    assert rows(app, Installation)[0].settings == {"auto_bootstrap": True, "developer_mode": False}
+
+
 def test_no_registration_job_when_the_manifest_declares_every_selected_event(app, app_with, signer, queued):
     narrow = app_with(WEBHOOK_EVENTS="NEW_TIME_ENTRY,NEW_PROJECT")
     reply = ClockifySimulator(signer, FlaskTransport(narrow.test_client())).install(WS).reply
