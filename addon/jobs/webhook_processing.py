@@ -124,8 +124,10 @@ def _run_claimed(workspace_id: str, claimed: list[Row], final: Callable[[Row], b
     :param final: whether a handler failure is that event's last attempt (``failed``, not
         ``retrying``).
     """
-    if not installations.is_active(workspace_id):
-        outcomes = [webhook_events.Outcome(e.id, webhook_events.EventStatus.SKIPPED, "installation is not active")
+    # Not "is active": a stored delivery was acknowledged while active (inactive ones are refused),
+    # and an inactive installation keeps its data. Uninstalled, its data is being purged.
+    if not installations.is_installed(workspace_id):
+        outcomes = [webhook_events.Outcome(e.id, webhook_events.EventStatus.SKIPPED, "the add-on was uninstalled")
                     for e in claimed]
         webhook_events.record_outcomes(outcomes)
         return outcomes

@@ -73,9 +73,17 @@ def summary(workspace_id: str) -> InstallationSummary | None:
 def is_active(workspace_id: str) -> bool:
     """Whether ``workspace_id`` has an active installation (reads the status alone: no token is
     decrypted)."""
-    status = db.session.execute(
+    return _status(workspace_id) == InstallationStatus.ACTIVE.value
+
+
+def is_installed(workspace_id: str) -> bool:
+    """Whether the add-on is installed on ``workspace_id``, active or not: its data is kept."""
+    return _status(workspace_id) in (InstallationStatus.ACTIVE.value, InstallationStatus.INACTIVE.value)
+
+
+def _status(workspace_id: str) -> str | None:
+    return db.session.execute(
         db.select(Installation.status).where(Installation.workspace_id == workspace_id)).scalar_one_or_none()
-    return status == InstallationStatus.ACTIVE.value
 
 
 @dataclass(frozen=True)

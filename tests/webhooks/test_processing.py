@@ -177,15 +177,23 @@ def test_wildcard_handler_sees_unknown_events(workspace, deliver, run_jobs, stor
     assert stored_events()[0].status == "processed"
 
 
-def test_event_of_an_uninstalled_workspace_is_skipped(app, workspace, deliver, run_jobs, stored_events):
-    deliver(workspace, "NEW_PROJECT", entity_payload(workspace.workspace_id, "late"))
+@pytest.mark.parametrize(("status", "expected"), [("ACTIVE", "processed"), ("INACTIVE", "processed"),
+                                                  ("DELETED", "skipped")])
+def test_an_acknowledged_event_is_processed_unless_the_add_on_was_uninstalled(
+        app, workspace, deliver, run_jobs, stored_events, status, expected):
+    # Deliveries are refused while inactive, so a stored one was acknowledged while active; an
+    # inactive installation keeps its data, which the event brings up to date.
+    assert deliver(workspace, "NEW_PROJECT", entity_payload(workspace.workspace_id, "late")).status_code == 200
     with app.app_context():
-        db.session.execute(db.update(Installation).values(status="DELETED"))
+        db.session.execute(db.update(Installation).values(status=status))
         db.session.commit()
     run_jobs()
     [row] = stored_events()
-    assert row.status == "skipped" and "not active" in row.last_error
-    assert _cache(app, workspace.workspace_id) == {}
+    assert row.status == expected
+    if expected == "skipped":
+        assert "uninstalled" in row.last_error and _cache(app, workspace.workspace_id) == {}
+    else:
+        assert list(_cache(app, workspace.workspace_id)) == ["projects/late"]
 
 
 def test_finished_events_are_not_processed_again(app, workspace, deliver, run_jobs, stored_events, handler):
