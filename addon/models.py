@@ -259,17 +259,19 @@ class WorkspaceData(Model):
 
 
 class LatestDelivery(Model):
-    """The latest delivery stored per workspace, event type and dedupe subject (an entity, a
-    delivery id, or a body without entity): a delivery repeating it is a duplicate.
+    """The latest delivery stored per workspace and dedupe subject (an entity, a delivery id, or
+    a body without entity), whatever its event type: a delivery repeating it, the same
+    ``event_type`` and ``body_digest``, is a duplicate.
 
     ``expires_at`` is set for body subjects only: past it, the same body counts as new.
     """
 
     __tablename__ = "webhook_latest_deliveries"
-    __table_args__ = (sa.UniqueConstraint("workspace_id", "event_type", "subject"),)
+    __table_args__ = (sa.UniqueConstraint("workspace_id", "subject"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     workspace_id: Mapped[str] = mapped_column(sa.String(64), index=True)
+    # The latest delivery's type: one of another type is a change (deleted, then restored).
     event_type: Mapped[str] = mapped_column(sa.String(64))
     subject: Mapped[str] = mapped_column(sa.String(80))
     body_digest: Mapped[str] = mapped_column(sa.String(64))

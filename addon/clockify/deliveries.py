@@ -148,8 +148,9 @@ class DedupeKey:
 
     ``subject`` names the delivery (``delivery:``), the entity (``entity:``) or, without either,
     the body (``body:``); ``digest`` is the SHA-256 of the raw body. A delivery repeats another
-    when it has the same event type and subject and the same digest as the latest one stored
-    for them; ``windowed`` subjects (``body:``) match only within the dedupe window.
+    when it has the same event type and the same digest as the latest one stored for its
+    subject, whatever that one's type (so deleted → restored → deleted is three changes);
+    ``windowed`` subjects (``body:``) match only within the dedupe window.
     """
 
     subject: str

@@ -58,23 +58,27 @@ class Stored:
 
 def record(workspace_id: str, *, event_type: str, route: str, known_event: bool, dedupe: DedupeKey,
            window_seconds: int, payload: str, headers: dict) -> Stored:
-    """Insert a delivery and commit, unless it repeats the latest one stored for its event type
-    and dedupe subject: then answer the id of the row that latest one created.
+    """Insert a delivery and commit, unless it repeats the latest one stored for its dedupe
+    subject: the same event type and the same body. Then answer the id of the row that latest
+    one created.
 
-    The decision is one conditional upsert of the subject's ``webhook_latest_deliveries`` row
-    (``INSERT ... ON CONFLICT DO UPDATE ... WHERE`` the digest differs, or a windowed subject's
-    window has passed, ``RETURNING id``): a row comes back only when the delivery is new. The
-    upsert locks that row until the commit, so of concurrent copies exactly one is new (the
-    others wait, then see its digest); the event row is inserted in the same transaction.
+    The latest delivery of a subject is one row whatever its type, so a change back to an earlier
+    event type (deleted → restored → deleted, the same body each time) is new, as is a body
+    changed back (A → B → A). The decision is one conditional upsert of the subject's
+    ``webhook_latest_deliveries`` row (``INSERT ... ON CONFLICT DO UPDATE ... WHERE`` the type
+    or the digest differs, or a windowed subject's window has passed, ``RETURNING id``): a row
+    comes back only when the delivery is new. The upsert locks that row until the commit, so of
+    concurrent copies exactly one is new (the others wait, then see its type and digest); the
+    event row is inserted in the same transaction.
     The returned id is used rather than ``rowcount``, which SQLite reports as 0 with RETURNING.
 
     :raise sqlalchemy.exc.OperationalError: database down or locked; nothing was committed.
     """
     connection = db.session.connection()
     now = utcnow()
-    subject = {"workspace_id": workspace_id, "event_type": event_type, "subject": dedupe.subject}
+    subject = {"workspace_id": workspace_id, "subject": dedupe.subject}
     latest_id = connection.execute(_upsert_latest_statement(connection.dialect.name), {
-        **subject, "body_digest": dedupe.digest, "seen_at": now,
+        **subject, "event_type": event_type, "body_digest": dedupe.digest, "seen_at": now,
         "expires_at": now + timedelta(seconds=window_seconds) if dedupe.windowed else None,
     }).scalar_one_or_none()
     if latest_id is None:
@@ -91,8 +95,7 @@ def record(workspace_id: str, *, event_type: str, route: str, known_event: bool,
 
 
 _FIND_LATEST_EVENT = sa.select(_latest.c.event_id).where(
-    _latest.c.workspace_id == sa.bindparam("workspace_id"), _latest.c.event_type == sa.bindparam("event_type"),
-    _latest.c.subject == sa.bindparam("subject"))
+    _latest.c.workspace_id == sa.bindparam("workspace_id"), _latest.c.subject == sa.bindparam("subject"))
 _SET_LATEST_EVENT = (sa.update(_latest).where(_latest.c.id == sa.bindparam("latest_id"))
                      .values(event_id=sa.bindparam("event_id")))
 # Built once and run on the session's connection, not through the ORM: this one-row insert is
@@ -111,10 +114,11 @@ def _upsert_latest_statement(dialect_name: str):
     statement = _INSERT[dialect_name](_latest).values(**values)
     incoming = statement.excluded
     return (statement.on_conflict_do_update(
-        index_elements=["workspace_id", "event_type", "subject"],
-        set_={"body_digest": incoming.body_digest, "seen_at": incoming.seen_at, "expires_at": incoming.expires_at,
-              "event_id": None},
-        where=sa.or_(_latest.c.body_digest != incoming.body_digest, _latest.c.expires_at <= incoming.seen_at))
+        index_elements=["workspace_id", "subject"],
+        set_={"event_type": incoming.event_type, "body_digest": incoming.body_digest, "seen_at": incoming.seen_at,
+              "expires_at": incoming.expires_at, "event_id": None},
+        where=sa.or_(_latest.c.event_type != incoming.event_type, _latest.c.body_digest != incoming.body_digest,
+                     _latest.c.expires_at <= incoming.seen_at))
         .returning(_latest.c.id))
 
 

@@ -3,7 +3,9 @@ empty to head, head to base, and agreement with the models (autogenerate finds n
 
 from __future__ import annotations
 
+import json
 import os
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -14,7 +16,11 @@ from alembic.script import ScriptDirectory
 from cryptography.fernet import Fernet
 
 import addon.models  # noqa: F401  (registers the tables with the metadata)
+from addon import create_app
+from addon.clockify import deliveries
 from addon.extensions import db
+from addon.json_bodies import decode_json
+from addon.store import webhook_events
 from addon.testkit import processes
 from addon.testkit.processes import ROOT, UNREACHABLE_REDIS
 
@@ -173,5 +179,62 @@ def test_dedupe_migration_carries_the_latest_delivery_of_each_entity_over(scratc
         _flask_db(variables, tmp_path, "downgrade", "0001")
         with engine.connect() as conn:
             assert conn.execute(sa.text("SELECT count(*) FROM webhook_events")).scalar_one() == 4
+    finally:
+        engine.dispose()
+
+
+def _key(event_type: str, body: dict) -> deliveries.DedupeKey:
+    raw = json.dumps(body).encode()
+    return deliveries.dedupe_key(event_type, raw, deliveries.parse_body(raw, decode_json))
+
+
+@pytest.mark.slow
+def test_latest_deliveries_become_one_per_subject_keeping_the_newest(scratch_database, tmp_path, base_overrides):
+    url, variables = scratch_database
+    engine = sa.create_engine(_sqlalchemy_url(url))
+    entry, other = {"id": "te-1"}, {"id": "te-2"}
+    subject, digest = _key("NEW_TIME_ENTRY", entry).subject, _key("NEW_TIME_ENTRY", entry).digest
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    rows = [  # (id, workspace, event type, subject, event id, seen at)
+        (1, "ws-1", "NEW_TIME_ENTRY", subject, 11, at),
+        (2, "ws-1", "TIME_ENTRY_DELETED", subject, 13, at + timedelta(minutes=2)),  # newest of ws-1/te-1
+        (3, "ws-1", "TIME_ENTRY_RESTORED", subject, 12, at + timedelta(minutes=1)),
+        (4, "ws-1", "TIME_ENTRY_UPDATED", _key("TIME_ENTRY_UPDATED", other).subject, 14, at),
+        (5, "ws-1", "TIME_ENTRY_DELETED", _key("TIME_ENTRY_UPDATED", other).subject, 15, at),  # same time: id decides
+        (6, "ws-2", "NEW_TIME_ENTRY", subject, 16, at),  # another workspace's row of the same subject
+    ]
+    latest = sa.table("webhook_latest_deliveries", *(sa.column(name) for name in (
+        "id", "workspace_id", "event_type", "subject", "body_digest", "event_id")),
+        sa.column("seen_at", sa.DateTime(timezone=True)))
+    try:
+        _flask_db(variables, tmp_path, "upgrade", "0005")
+        with engine.begin() as conn:
+            names = ("id", "workspace_id", "event_type", "subject", "event_id", "seen_at")
+            conn.execute(latest.insert(), [{**dict(zip(names, row, strict=True)), "body_digest": digest}
+                                           for row in rows])
+        _flask_db(variables, tmp_path, "upgrade", "0006")
+        with engine.connect() as conn:
+            kept = conn.execute(sa.select(latest.c.id, latest.c.event_type).order_by(latest.c.id)).all()
+        assert kept == [(2, "TIME_ENTRY_DELETED"), (5, "TIME_ENTRY_DELETED"), (6, "NEW_TIME_ENTRY")]
+        uniques = {tuple(u["column_names"]) for u in sa.inspect(engine).get_unique_constraints(latest.name)}
+        assert uniques == {("workspace_id", "subject")}
+
+        migrated = create_app({**base_overrides, "DATABASE_URL": url})
+        with migrated.app_context():
+            def record(workspace_id, event_type):
+                return webhook_events.record(workspace_id, event_type=event_type, route="time", known_event=True,
+                                             dedupe=_key(event_type, entry), window_seconds=3600,
+                                             payload=json.dumps(entry), headers={})
+
+            assert record("ws-1", "TIME_ENTRY_DELETED") == webhook_events.Stored(13, False)
+            assert record("ws-1", "TIME_ENTRY_RESTORED").created
+            assert record("ws-2", "NEW_TIME_ENTRY") == webhook_events.Stored(16, False)
+            assert record("ws-2", "TIME_ENTRY_DELETED").created
+            db.session.remove()
+            db.engine.dispose()
+
+        _flask_db(variables, tmp_path, "downgrade", "0005")
+        uniques = {tuple(u["column_names"]) for u in sa.inspect(engine).get_unique_constraints(latest.name)}
+        assert uniques == {("workspace_id", "event_type", "subject")}
     finally:
         engine.dispose()

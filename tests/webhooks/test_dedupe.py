@@ -1,6 +1,7 @@
 """Dedupe drops redeliveries, never real changes: a delivery is a duplicate only when it repeats
-the latest one stored for its entity and event type; without an entity id, only when the same
-body arrived within WEBHOOK_DEDUPE_WINDOW_SECONDS; a delivery id header decides first."""
+the latest one stored for its entity, the same event type and body; without an entity id, only
+when the same body arrived within WEBHOOK_DEDUPE_WINDOW_SECONDS; a delivery id header decides
+first. Sequences of event types on one entity: test_dedupe_sequences.py."""
 
 from __future__ import annotations
 
