@@ -190,6 +190,16 @@ def test_one_bootstrap_per_workspace_at_a_time(install, fake_clockify):
     assert created and not created_again and again.id == first.id
 
 
+WAIT_SECONDS = 30
+
+
+def _wait_for(condition) -> None:
+    # Bounded: a run that ends before the condition holds fails the test instead of hanging it.
+    deadline = time.monotonic() + WAIT_SECONDS
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
 def test_deleted_installation_cancels_the_run(install, work, fake_clockify):
     fake_clockify.latency = 0.05
     seed_workspace(fake_clockify, projects=120)  # several seconds of listings at 45 requests/s
@@ -197,8 +207,7 @@ def test_deleted_installation_cancels_the_run(install, work, fake_clockify):
     flipped = threading.Event()
 
     def uninstall_midway(app):
-        while len(fake_clockify.requests()) < 5:
-            time.sleep(0.01)
+        _wait_for(lambda: len(fake_clockify.requests()) >= 5)
         with app.app_context():
             row = db.session.get(Installation, installation.id)
             row.status = "DELETED"
@@ -210,7 +219,7 @@ def test_deleted_installation_cancels_the_run(install, work, fake_clockify):
     thread = threading.Thread(target=uninstall_midway, args=(current_app._get_current_object(),))
     thread.start()
     run = run_bootstrap(work)
-    thread.join()
+    thread.join(timeout=WAIT_SECONDS + 5)
     assert flipped.is_set()
     assert run.status == "cancelled"
     assert progress(run).operations_done < run.operations_total
@@ -225,8 +234,7 @@ def test_a_slice_ends_so_higher_priority_jobs_run_first(install, work, fake_cloc
     schedule.enqueue_bootstrap_slice(WORKSPACE, run.id, "s0", slice_seconds=0.3)
 
     def enqueue_marker(app):
-        while not fake_clockify.requests():
-            time.sleep(0.01)
+        _wait_for(fake_clockify.requests)
         with app.app_context():
             enqueue("high", "time.sleep", 0, job_id="marker")
 
@@ -235,7 +243,7 @@ def test_a_slice_ends_so_higher_priority_jobs_run_first(install, work, fake_cloc
     thread = threading.Thread(target=enqueue_marker, args=(current_app._get_current_object(),))
     thread.start()
     work()
-    thread.join()
+    thread.join(timeout=WAIT_SECONDS + 5)
     from rq.job import Job
 
     marker = Job.fetch("marker", connection=get_redis())
