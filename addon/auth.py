@@ -6,7 +6,9 @@ is one).
 The sidebar (``sidebar_claims``) takes user tokens only: after the checks every token passes, the
 installation token is recognised by its stored digest (refused unless
 ``STUDIO_ALLOW_INSTALLATION_TOKEN``), and anything else must carry the user-token claims and an
-``exp``; lifecycle and webhook tokens fail that with 401 ``token_kind``.
+``exp``; lifecycle and webhook tokens fail that with 401 ``token_kind``. Lifecycle calls
+(``refuse_other_kinds``) refuse user tokens by their claims, and the installation's stored tokens
+(installation, webhook) by digest.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from flask import current_app, has_request_context, request
 from .clockify.tokens import (
     BUNDLED_PUBLIC_KEY,
     INSTALLATION,
+    USER,
+    WEBHOOK,
     AddonClaims,
     TokenError,
     TokenMismatch,
@@ -34,6 +38,7 @@ from .request_context import bind_workspace
 
 log = logging.getLogger(__name__)
 EXTENSION_KEY = "addon.tokens"
+_NAMES = {USER: "A user token", INSTALLATION: "The installation token", WEBHOOK: "A webhook token"}
 
 
 def init_app(app, settings) -> None:
@@ -77,15 +82,21 @@ def verify(token: str | None, *, workspace_id: str | None = None, addon_id: str 
     return claims
 
 
-def refuse_user_token(claims: AddonClaims, *, kind: str) -> None:
-    """Refuse a user token where Clockify's own calls are expected (lifecycle): a workspace user
-    must not pass for Clockify.
+def refuse_other_kinds(claims: AddonClaims, *, stored_kind: str | None, kind: str) -> None:
+    """Refuse a token of another kind where Clockify's own calls are expected (lifecycle): a user
+    token (by its user claims: a workspace user must not pass for Clockify), and a token the
+    installation stores, its installation token or one of its webhook tokens (by digest: they
+    never expire, and Clockify's API lists webhook tokens, so whoever reads them must not be able
+    to uninstall or reconfigure the add-on).
 
+    :param stored_kind: ``installations.stored_token_kind`` of the token (None: not stored).
     :raise InvalidToken: 401 ``token_kind``.
     """
-    if claims.has_user_claims:
-        log.warning("%s rejected: token_kind", kind, extra={"check": "token_kind", "path": _path()})
-        raise InvalidToken(f"A user token is not a {kind}.", check="token_kind")
+    refused = USER if claims.has_user_claims else stored_kind
+    if refused is not None:
+        log.warning("%s rejected: token_kind (%s token)", kind, refused,
+                    extra={"check": "token_kind", "token_kind": refused, "path": _path()})
+        raise InvalidToken(f"{_NAMES[refused]} is not a {kind}.", check="token_kind")
 
 
 def check_match(claims: AddonClaims, *, workspace_id: str | None = None, addon_id: str | None = None,

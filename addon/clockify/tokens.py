@@ -31,7 +31,7 @@ SIGNATURE_CACHE_SIZE = 4096
 CHECKS = ("missing", "signature", "algorithm", "expired", "issuer", "subject", "type", "workspace", "addon",
           "token_kind")
 # What a verified token is, once its kind is known.
-USER, INSTALLATION = "user", "installation"
+USER, INSTALLATION, WEBHOOK = "user", "installation", "webhook"
 # Claims a user token must carry besides ``exp`` (shared/clockify README §6.2); the first ones
 # are in user tokens only.
 USER_ONLY_CLAIMS = ("workspaceRole", "language", "theme")

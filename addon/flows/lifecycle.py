@@ -4,13 +4,16 @@ Each flow takes the call's body as read (its size already capped: 413 is the rea
 lifecycle token from its header, and the settings; it returns what the call did (a
 ``LifecycleResult``, whose ``answer()`` is the JSON body) or raises an ``addon.errors`` refusal.
 
-Every call goes through the same gate (``_accept``), in this order: token valid (401) → JSON
-parses (400) → token and body about the same workspace and add-on (403) → installation known
-(404, except INSTALLED) → body shape (422) → for INSTALLED, every Clockify URL it names
-(``apiUrl``, the installation token's URL claims) allowed by the host policy (403). No outbound
-call happens inside the flow: each state change is committed together with the jobs it implies
-(the lifecycle outbox, ``addon.jobs.lifecycle_outbox``), which are then enqueued. When Redis is
-down the call still succeeds: the jobs wait in the outbox, and the workers' sweep or the
+Every call goes through the same gate (``_accept``), in this order: token valid (401) → neither
+a user token nor one the workspace's installation stores, its installation token or a webhook
+token (401 ``token_kind``; lifecycle token claims are unconfirmed, so stored tokens are told apart
+by digest, at INSTALLED too when the workspace has a row) → JSON parses (400) → token and body
+about the same workspace and add-on (403) → installation known (404, except INSTALLED) → body
+shape (422; INSTALLED's ``authToken`` must not be a user token) → for INSTALLED, every Clockify
+URL it names (``apiUrl``, the installation token's URL claims) allowed by the host policy (403).
+No outbound call happens inside the flow: each state change is committed together with the jobs
+it implies (the lifecycle outbox, ``addon.jobs.lifecycle_outbox``), which are then enqueued. When
+Redis is down the call still succeeds: the jobs wait in the outbox, and the workers' sweep or the
 workspace's next lifecycle call enqueues them, so a retried call, or none, ends with the same jobs
 as a clean one.
 """
@@ -204,7 +207,8 @@ def delete(raw: bytes, token: str | None, settings) -> DeleteResult:
 def _accept(kind: str, raw: bytes, token: str | None) -> _Call:
     """Run the gate of every lifecycle call; return the verified claims and the payload."""
     claims = auth.verify(token, kind=KIND)
-    auth.refuse_user_token(claims, kind=KIND)
+    stored_kind = installations.stored_token_kind(claims.workspace_id, cast(str, token))  # verify refuses None
+    auth.refuse_other_kinds(claims, stored_kind=stored_kind, kind=KIND)
     body = parse_json(raw)
     fields = body if isinstance(body, dict) else {}
     body_workspace, body_addon = _text(fields.get("workspaceId")), _text(fields.get("addonId"))
@@ -249,10 +253,15 @@ def _dispatch(workspace_id: str) -> dict[str, object]:
 
 def _installation_token_claims(payload: payloads.Installed) -> AddonClaims:
     """Verify INSTALLED's ``authToken`` like any Clockify token: it must be about this
-    workspace and add-on (its claims also give the reports host)."""
+    workspace and add-on (its claims also give the reports host), and not be a user token.
+    An ``exp`` is not refused: whether Clockify's installation token carries one is unconfirmed."""
     try:
-        return auth.verifier().verify(payload.auth_token, workspace_id=payload.workspace_id,
-                                      addon_id=payload.addon_id)
+        claims = auth.verifier().verify(payload.auth_token, workspace_id=payload.workspace_id,
+                                        addon_id=payload.addon_id)
+        if not claims.has_user_claims:
+            return claims
+        # Stored, a 30-minute user token would run the backend jobs as that user, then fail.
+        message = "A user token, not the installation token (it carries user-token claims)."
     except TokenError as error:
         message = f"Not a valid Clockify installation token (failed check: {error.check})."
     except TokenMismatch as error:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from ..clockify.tokens import INSTALLATION, WEBHOOK
 from ..crypto import current_cipher, token_digest
 from ..extensions import autocommit_connection, db
 from ..models import Installation, InstallationStatus, utcnow
@@ -172,6 +173,22 @@ def is_installation_token(installation: Installation | InstallationSummary | Non
     stored digest compared in constant time: nothing is decrypted."""
     stored = installation.installation_token_digest if installation is not None else None
     return stored is not None and hmac.compare_digest(stored, token_digest(token))
+
+
+def stored_token_kind(workspace_id: str, token: str) -> str | None:
+    """Which token of ``workspace_id``'s installation ``token`` is, by its SHA-256 digest compared
+    in constant time (nothing decrypted): ``INSTALLATION`` (current, or erased at DELETED),
+    ``WEBHOOK`` (any of its webhook rows, erased tokens included), or None.
+
+    The lifecycle gate uses it: a lifecycle token's claims are unconfirmed and may look like a
+    webhook token's, so only the digest tells these tokens apart from a lifecycle token.
+    """
+    digest = token_digest(token)
+    stored = db.session.execute(db.select(Installation.installation_token_digest).where(
+        Installation.workspace_id == workspace_id)).scalar_one_or_none()
+    if stored is not None and hmac.compare_digest(stored, digest):
+        return INSTALLATION
+    return WEBHOOK if webhooks.holds_digest(workspace_id, digest) else None
 
 
 def update_settings(installation: Installation, values: dict) -> bool:

@@ -60,6 +60,15 @@ def erase_tokens(workspace_id: str) -> int:
     ).values(token=None)).rowcount
 
 
+def holds_digest(workspace_id: str, digest: str) -> bool:
+    """Whether a webhook row of ``workspace_id`` (manifest or API, any status, its token erased
+    or not) has the token digest ``digest``: one indexed lookup, then a constant-time compare."""
+    found = db.session.execute(sa.select(InstallationWebhook.token_digest).where(
+        InstallationWebhook.workspace_id == workspace_id, InstallationWebhook.token_digest == digest)
+    ).scalar_one_or_none()
+    return found is not None and hmac.compare_digest(found, digest)
+
+
 @dataclass(frozen=True, slots=True)
 class DeliveryTarget:
     """What a delivery's checks need of the webhook row that holds its token and of the

@@ -4,6 +4,7 @@ Every kind of Clockify token, correctly signed for the installed workspace, is t
 sidebar endpoint. A user token needs the user-token claims and an ``exp``; the installation
 token is recognised by its stored digest and accepted only with
 ``STUDIO_ALLOW_INSTALLATION_TOKEN``; lifecycle and webhook tokens are 401 ``token_kind``.
+Every kind on the other entry points (lifecycle, webhooks) is in ``test_token_kind_matrix.py``.
 """
 
 from __future__ import annotations
@@ -157,12 +158,3 @@ def test_kind_is_refused_before_the_installation_is_looked_up(client, signer, fa
     response = client.get("/ui/session", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 401 and response.get_json()["check"] == "token_kind"
 
-
-@pytest.mark.parametrize("path", ["/lifecycle/deleted", "/lifecycle/status-changed", "/lifecycle/settings-updated"])
-def test_lifecycle_refuses_a_user_token(app, client, signer, fake, installation_token, path):
-    """A workspace user's token must not pass for Clockify's lifecycle call."""
-    body = {"workspaceId": WORKSPACE, "addonId": ADDON_ID, "status": "INACTIVE", "settings": []}
-    response = client.post(path, json=body, headers={"X-Addon-Lifecycle-Token": signer.make_token(**_user(fake))})
-    assert response.status_code == 401 and response.get_json()["check"] == "token_kind"
-    with app.app_context():
-        assert db.session.execute(db.select(Installation.status)).scalar_one() == "ACTIVE"
