@@ -13,6 +13,7 @@ import logging
 import logging.config
 import re
 import sys
+from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 from pythonjsonlogger.json import JsonFormatter
 
@@ -57,6 +58,20 @@ def redact_value(value):
     if isinstance(value, list | tuple):
         return type(value)(redact_value(v) for v in value)
     return value
+
+
+def redact_url(url: str) -> str:
+    """``url`` as it went on the wire, with the values of secret-named query parameters replaced
+    (the rule of ``redact_value``) and token-looking text anywhere redacted; the rest unchanged."""
+    parts = urlsplit(url)
+    if parts.query:
+        parts = parts._replace(query="&".join(_redact_query_pair(pair) for pair in parts.query.split("&")))
+    return redact(urlunsplit(parts))
+
+
+def _redact_query_pair(pair: str) -> str:
+    name, equals, _ = pair.partition("=")
+    return f"{name}={REDACTED}" if equals and is_secret_field(unquote_plus(name)) else pair
 
 
 class ContextFilter(logging.Filter):

@@ -10,8 +10,8 @@ transaction block for ``SET LOCAL``): waiting cost each call more than a millise
 protects against, the server itself crashing within the fraction of a second before the WAL
 writer flushes, would lose only audit rows of calls already answered, never leave the database
 inconsistent. Parameters are stored with secrets redacted and large bodies summarised; a sent
-call also keeps its URL exactly as it went on the wire (``url``), so the audit shows the call
-Clockify received, not only the one validated.
+call also keeps its URL as it went on the wire (``url``, secrets redacted the same way), so the
+audit shows the call Clockify received, not only the one validated.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any, cast
 import sqlalchemy as sa
 
 from ..extensions import autocommit_connection, db
-from ..logs import redact, redact_value
+from ..logs import redact, redact_url, redact_value
 from ..models import ApiCall, utcnow
 
 MAX_STORED_BODY_BYTES = 16 * 1024
@@ -54,10 +54,12 @@ def record(workspace_id: str, *, user_id: str | None, operation_id: str | None, 
            request: dict, outcome: str, status_code: int | None = None, duration_ms: float | None = None,
            error: str | None = None, token_kind: str = "user", url: str | None = None) -> int:
     """Write one audit row, committed on its own; returns its id. ``url`` is the URL exactly as it
-    goes on the wire (query included), for a call that is sent."""
+    goes on the wire (query included), for a call that is sent; it is kept with secrets redacted,
+    like the parameters."""
     values = {
         "workspace_id": workspace_id, "user_id": user_id, "operation_id": operation_id, "method": method[:8],
-        "path": path[:512], "url": url, "token_kind": token_kind, "request": request, "outcome": outcome[:32],
+        "path": path[:512], "url": redact_url(url) if url else None, "token_kind": token_kind, "request": request,
+        "outcome": outcome[:32],
         "status_code": status_code, "duration_ms": duration_ms, "error": redact(error)[:2000] if error else None,
         "created_at": utcnow()}
     with autocommit_connection() as connection:

@@ -5,11 +5,12 @@ query-argument reader with one error shape."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from urllib.parse import quote
 
 import pytest
 
 from addon.config import VARIABLES, Settings, load_settings
-from addon.logs import REDACTED, is_secret_field, redact_value
+from addon.logs import REDACTED, is_secret_field, redact_url, redact_value
 from addon.models import as_utc, isoformat_utc
 from addon.store.api_calls import stored_request
 from addon.store.webhook_events import storable_headers
@@ -52,6 +53,36 @@ def test_secret_fields_are_redacted_the_same_everywhere(name):
     assert stored_request({name: "s3cr3t"}, {name: "s3cr3t"}, {name: "s3cr3t"}) == {
         "pathParams": {name: REDACTED}, "query": {name: REDACTED}, "body": {name: REDACTED}}
     assert name not in storable_headers({name: "s3cr3t", "Content-Type": "application/json"})
+
+
+@pytest.mark.parametrize("name", SECRET_FIELDS)
+@pytest.mark.parametrize("form", ["{name}=s3cr3t", "{name}=s3cr3t&page=2", "page=2&{name}=s3cr3t&page-size=10",
+                                  "{name}=s3cr3t&{name}=again"])
+def test_secret_query_parameters_are_redacted_in_a_stored_url(name, form):
+    # The audit keeps the URL as it went on the wire: the same rule as its parameters.
+    url = "https://api.clockify.me/api/v1/workspaces/ws1/projects?" + form.format(name=quote(name))
+    redacted = redact_url(url)
+    assert "s3cr3t" not in redacted and "again" not in redacted
+    assert redacted == url.replace("s3cr3t", REDACTED).replace("again", REDACTED)
+
+
+@pytest.mark.parametrize("url", [
+    "https://api.clockify.me/api/v1/workspaces/ws1/projects?name=Apollo&page=1",
+    "https://api.clockify.me/api/v1/workspaces/ws1/projects?name=a%26b%3Dc&token_kind=user",
+    "https://api.clockify.me/api/v1/workspaces/ws1/projects", "https://api.clockify.me/api/v1/x?flag", "",
+])
+def test_a_url_without_secrets_is_stored_as_it_went(url):
+    assert redact_url(url) == url
+
+
+@pytest.mark.parametrize("url", [
+    "https://api.clockify.me/api/v1/workspaces/ws1/projects?name={jwt}",
+    "https://api.clockify.me/api/v1/workspaces/ws1/projects/{jwt}",
+    "https://api.clockify.me/api/v1/x?note=token%20{jwt}&page=1",
+])
+def test_a_token_anywhere_in_a_stored_url_is_redacted(url):
+    jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"
+    assert redact_url(url.format(jwt=jwt)) == url.format(jwt=REDACTED)
 
 
 @pytest.mark.parametrize("name", PLAIN_FIELDS)

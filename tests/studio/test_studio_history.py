@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from addon.extensions import db
-from addon.models import Installation
+from addon.models import ApiCall, Installation
 from addon.store import api_calls
 
 WORKSPACE, ADDON_ID, OTHER_WORKSPACE = "ws-studio-1", "addon-studio-1", "ws-other-9"
@@ -154,3 +154,15 @@ def test_calls_made_through_the_studio_are_listed_exactly_as_sent(client, user_t
     [item] = _get(client, token).get_json()["items"]
     assert item["operationId"] == "getProjects" and item["statusCode"] == 200 and item["outcome"] == "ok"
     assert item["request"] == {"pathParams": {"workspaceId": WORKSPACE}, "query": {"name": "Apollo", "page": 2}}
+
+
+def test_a_token_sent_in_a_query_value_is_not_kept_in_the_audited_url(app, client, user_token, fake_clockify):
+    token = user_token(backendUrl=fake_clockify.api_url, reportsUrl=fake_clockify.reports_url)
+    pasted = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"
+    sent = {"operationId": "getProjects", "query": {"name": pasted, "page": 2}, "pathParams": {}}
+    assert client.post("/ui/api-explorer/execute", json=sent,
+                       headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    assert fake_clockify.requests()[-1].param("name") == pasted  # sent as given, kept redacted
+    with app.app_context():
+        [url] = db.session.execute(db.select(ApiCall.url)).scalars().all()
+    assert pasted not in url and url.endswith("/projects?name=[REDACTED]&page=2")
