@@ -8,7 +8,8 @@ Every call goes through the same gate (``_accept``), in this order: token valid 
 a user token nor one the workspace's installation stores, its installation token or a webhook
 token (401 ``token_kind``; lifecycle token claims are unconfirmed, so stored tokens are told apart
 by digest, at INSTALLED too when the workspace has a row) → JSON parses (400) → token and body
-about the same workspace and add-on (403) → installation known (404, except INSTALLED) → body
+about the same workspace and add-on (403) → installation known (404, except INSTALLED; its row
+locked until the call commits, so racing calls apply one after the other) → body
 shape (422; INSTALLED's ``authToken`` must not be a user token) → for INSTALLED, every Clockify
 URL it names (``apiUrl``, the installation token's URL claims) allowed by the host policy (403).
 No outbound call happens inside the flow: each state change is committed together with the jobs
@@ -215,7 +216,7 @@ def _accept(kind: str, raw: bytes, token: str | None) -> _Call:
     auth.check_match(claims, workspace_id=body_workspace, addon_id=body_addon, kind=KIND)
     installation = None
     if kind != lifecycle.INSTALLED:
-        installation = require_installed(installations.get(claims.workspace_id))
+        installation = require_installed(installations.get_for_change(claims.workspace_id))
         auth.check_match(claims, addon_id=installation.addon_id, kind=KIND)
         if body_addon is not None and body_addon != installation.addon_id:
             raise Forbidden("The body names another installation of the add-on.", code="addon_mismatch")

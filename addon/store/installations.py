@@ -23,11 +23,20 @@ CREATED, UPDATED, REACTIVATED = "created", "updated", "reactivated"
 
 
 _BY_WORKSPACE = db.select(Installation).where(Installation.workspace_id == sa.bindparam("workspace_id"))
+_BY_WORKSPACE_FOR_CHANGE = _BY_WORKSPACE.with_for_update()
 
 
 def get(workspace_id: str) -> Installation | None:
     """The installation of ``workspace_id`` (any status), or None."""
     return db.session.execute(_BY_WORKSPACE, {"workspace_id": workspace_id}).scalar_one_or_none()
+
+
+def get_for_change(workspace_id: str) -> Installation | None:
+    """``get``, its row locked until the session commits or rolls back (``FOR UPDATE``; SQLite has
+    one writer at a time): lifecycle calls of a workspace racing each other (a retry, a status
+    change during an uninstall) then apply one after the other, each seeing the other's outcome,
+    instead of one writing ACTIVE over a DELETED committed while it ran."""
+    return db.session.execute(_BY_WORKSPACE_FOR_CHANGE, {"workspace_id": workspace_id}).scalar_one_or_none()
 
 
 @dataclass(frozen=True)
