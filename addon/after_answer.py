@@ -77,8 +77,7 @@ def init_app(app: Flask) -> None:
         kept = _kept.get()
         if kept is not None:
             kept.ids = current_request_id(), current_workspace_id()
-            if response.is_streamed:
-                _kept.set(None)  # what the stream defers runs at once, in page order
+            if response.is_streamed:  # what the stream defers later runs at once, in page order
                 _run_each(kept.release())
         return response
 
@@ -92,16 +91,19 @@ class _RunAfterAnswer:
 
     def __call__(self, environ: dict, start_response: Callable[..., Any]) -> Any:
         kept = _Kept()
-        _kept.set(kept)
+        previous = _kept.set(kept)
         try:
             answer = self.wsgi_app(environ, start_response)
         except BaseException:
             self._run(kept)
             raise
+        finally:
+            # Past the app's return only a streamed body runs, and its calls run at once; a
+            # thread whose answer is never closed keeps nothing for its next work either.
+            _kept.reset(previous)
         return ClosingIterator(answer, lambda: self._run(kept))
 
     def _run(self, kept: _Kept) -> None:
-        _kept.set(None)
         calls = kept.release()
         if calls:
             with self.app.app_context():

@@ -35,6 +35,17 @@ def test_outside_a_request_a_deferred_call_runs_at_once(own_app):
         assert ran == [("job", own_app.name, None)]
 
 
+def test_an_answer_never_closed_keeps_nothing_of_what_the_thread_does_next(own_app):
+    # A client gone before reading, a test reading without closing: the thread's next work (a
+    # job run inline, a CLI command) must not defer into a request that is over.
+    ran = []
+    own_app.add_url_rule("/_test/unclosed", view_func=lambda: {"ok": True})
+    _call(own_app, "/_test/unclosed")  # never closed
+    with own_app.app_context():
+        after_answer.defer(ran.append, "job")
+    assert ran == ["job"]
+
+
 def test_deferred_calls_run_in_order_once_the_answer_is_closed_and_a_failure_loses_none(own_app, caplog):
     ran = []
 
