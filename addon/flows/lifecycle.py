@@ -4,16 +4,16 @@ Each flow takes the call's body as read (its size already capped: 413 is the rea
 lifecycle token from its header, and the settings; it returns what the call did (a
 ``LifecycleResult``, whose ``answer()`` is the JSON body) or raises an ``addon.errors`` refusal.
 
-Every call goes through the same gate (``_accept``), in this order: token valid (401) → neither
-a user token nor one the workspace's installation stores, its installation token or a webhook
-token (401 ``token_kind``; lifecycle token claims are unconfirmed, so stored tokens are told apart
-by digest, at INSTALLED too when the workspace has a row) → JSON parses (400) → token and body
-about the same workspace and add-on (403) → installation known (404, except INSTALLED; its row
-locked until the call commits, so racing calls apply one after the other) → body
-shape (422; INSTALLED's ``authToken`` must not be a user token) → for INSTALLED, every Clockify
-URL it names (``apiUrl``, the installation token's URL claims) allowed by the host policy (403).
-No outbound call happens inside the flow: each state change is committed together with the jobs
-it implies (the lifecycle outbox, ``addon.jobs.lifecycle_outbox``), which are then enqueued. When
+Every call goes through the same gate (``_accept``), in this order: token valid (401) → not a
+user token (401 ``token_kind``) → JSON parses (400) → token and body about the same workspace
+and add-on (403) → not a token the workspace's installation stores, its installation token or a
+webhook token (401 ``token_kind``; lifecycle token claims are unconfirmed, so stored tokens are
+told apart by digest, at INSTALLED too when the workspace has a row) → installation known (404,
+except INSTALLED; its row locked until the call commits, so racing calls apply one after the
+other) → body shape (422; INSTALLED's ``authToken`` must not be a user token) → for INSTALLED,
+every Clockify URL it names (``apiUrl``, the installation token's URL claims) allowed by the host
+policy (403). No outbound call happens inside the flow: each state change is committed together
+with the jobs it implies (the lifecycle outbox, ``addon.jobs.lifecycle_outbox``), which are then enqueued. When
 Redis is down the call still succeeds: the jobs wait in the outbox, and the workers' sweep or the
 workspace's next lifecycle call enqueues them, so a retried call, or none, ends with the same jobs
 as a clean one.
@@ -208,12 +208,15 @@ def delete(raw: bytes, token: str | None, settings) -> DeleteResult:
 def _accept(kind: str, raw: bytes, token: str | None) -> _Call:
     """Run the gate of every lifecycle call; return the verified claims and the payload."""
     claims = auth.verify(token, kind=KIND)
-    stored_kind = installations.stored_token_kind(claims.workspace_id, cast(str, token))  # verify refuses None
-    auth.refuse_other_kinds(claims, stored_kind=stored_kind, kind=KIND)
+    auth.refuse_other_kinds(claims, stored_kind=None, kind=KIND)  # a user token, told by its claims
     body = parse_json(raw)
     fields = body if isinstance(body, dict) else {}
     body_workspace, body_addon = _text(fields.get("workspaceId")), _text(fields.get("addonId"))
     auth.check_match(claims, workspace_id=body_workspace, addon_id=body_addon, kind=KIND)
+    # Stored tokens are told by digest, once the JSON checks passed: the workspace id is then one
+    # the database can be asked about.
+    stored_kind = installations.stored_token_kind(claims.workspace_id, cast(str, token))  # verify refuses None
+    auth.refuse_other_kinds(claims, stored_kind=stored_kind, kind=KIND)
     installation = None
     if kind != lifecycle.INSTALLED:
         installation = require_installed(installations.get_for_change(claims.workspace_id))

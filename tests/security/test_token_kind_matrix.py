@@ -110,8 +110,9 @@ COMMON = {"user, expired": EXPIRED, "lifecycle, expired": EXPIRED, "alg none": A
 # token name -> (status, check or error code), per kind of entry point.
 AT_LIFECYCLE = {
     **COMMON, "lifecycle": OK, "installation": KIND, "webhook": KIND, **dict.fromkeys(USERS, KIND),
-    # The other workspace's stored tokens are recognised by digest; its lifecycle token is about it.
-    "installation of another workspace": KIND, "webhook of another workspace": KIND,
+    # The other workspace's tokens are about it, not about the body's workspace (checked before
+    # the stored tokens' digests; user tokens are refused by their claims before anything).
+    "installation of another workspace": WORKSPACE_MISMATCH, "webhook of another workspace": WORKSPACE_MISMATCH,
     "lifecycle of another workspace": WORKSPACE_MISMATCH,
     **{f"{user} of another workspace": KIND for user in USERS},
     "installation of another add-on": ADDON_MISMATCH, "webhook of another add-on": ADDON_MISMATCH,
