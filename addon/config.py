@@ -62,7 +62,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("DATABASE_URL", None, "SQLAlchemy URL. Default: SQLite file `addon.db` in the instance folder (refused in production). `postgres://` is accepted.", P.database_url),
     Variable("REDIS_URL", None, "Redis for RQ and the rate limiter. Unset in development: embedded fakeredis and an in-process worker. Required in production.", P.redis_url),
     Variable("RQ_QUEUES", "high,default,bootstrap", "Queues `python worker.py` listens on when given no argument, highest priority first.", P.names_among("queues", QUEUE_NAMES)),
-    Variable("TOKEN_ENCRYPTION_KEY", None, "Fernet key encrypting stored Clockify tokens; make one with `" + FERNET_KEY_COMMAND + "` and keep it. Required in production; generated once into the instance folder otherwise.", P.fernet_key),
+    Variable("TOKEN_ENCRYPTION_KEY", None, "Fernet key encrypting stored Clockify tokens; make one with `" + FERNET_KEY_COMMAND + "` and keep it. To rotate, list several separated by commas, newest first (`new,old`): the first encrypts, every one decrypts; `flask tokens reencrypt` then lets the old one go (docs/operations.md). Required in production; generated once into the instance folder otherwise.", P.fernet_keys),
     Variable("REQUIRE_SIGNATURE_VERIFICATION", "true", "Verify token signatures. `false` is refused in production; claims are checked either way.", P.flag),
     Variable("CLOCKIFY_PUBLIC_KEY", None, "PEM text of the key that signs Clockify tokens (overrides the bundled official key).", P.public_key_pem),
     Variable("CLOCKIFY_PUBLIC_KEY_PATH", None, "Path to a PEM file of that key.", P.public_key_file),
@@ -201,7 +201,7 @@ def _cross_checks(values: dict[str, Any], instance_path: str) -> list[str]:
         values["database_url"] = f"sqlite:///{os.path.join(instance_path, 'addon.db')}"
     if values["token_encryption_key"] is None and values["env"] in ("development", "test"):
         try:
-            values["token_encryption_key"] = crypto.instance_key(instance_path)
+            values["token_encryption_key"] = (crypto.instance_key(instance_path),)
         except OSError as error:
             problems.append(f"TOKEN_ENCRYPTION_KEY is not set and no key can be kept in {instance_path!r} "
                             f"({error.strerror})")

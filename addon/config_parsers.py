@@ -8,8 +8,6 @@ and Redis URLs, keys).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -271,14 +269,21 @@ def _check_public_key(name: str, pem: bytes) -> None:
         raise ConfigError(f"{name} must be an RSA public key in PEM form (-----BEGIN PUBLIC KEY-----)") from None
 
 
-def fernet_key(name: str, value: str | None) -> bytes | None:
-    """A Fernet key (32 url-safe base64 bytes); None when unset."""
+# A Fernet key is exactly 32 bytes in url-safe base64: 43 characters and one '=' of padding.
+# Matched strictly because the base64 decoder would skip a stray space or quote without a word.
+_FERNET_KEY = re.compile(r"^[A-Za-z0-9_-]{43}=$")
+
+
+def fernet_keys(name: str, value: str | None) -> tuple[bytes, ...] | None:
+    """One Fernet key, or several separated by commas, newest first (None when unset); each is
+    checked, and an error names its position, never the key."""
     if value is None:
         return None
-    try:
-        if len(base64.urlsafe_b64decode(value.encode())) != 32:
-            raise ValueError
-    except (ValueError, binascii.Error):
-        raise ConfigError(f"{name} must be a Fernet key (32 url-safe base64-encoded bytes)") from None
-    return value.encode()
-
+    items = [item.strip() for item in value.split(",")]
+    for position, item in enumerate(items, 1):
+        problem = ("is empty" if not item else None if _FERNET_KEY.match(item)
+                   else "is not a Fernet key (32 url-safe base64-encoded bytes)")
+        if problem:
+            raise ConfigError(f"{name} must be one Fernet key or several separated by commas, newest first: "
+                              f"key {position} of {len(items)} {problem}")
+    return tuple(item.encode() for item in items)

@@ -2,8 +2,9 @@
 
 One ``Finding`` per item, in this order: configuration, database and migrations, Redis, workers
 per queue, ``BASE_URL``, manifest, Clockify public key, clock against the database's, installations
-by status, backlog. Each line says ``ok`` or ``PROBLEM``, what was found and, for a problem, how to
-fix it; the command exits 0 only when every item is ok.
+by status, stored tokens against ``TOKEN_ENCRYPTION_KEY``, backlog. Each line says ``ok`` or
+``PROBLEM``, what was found and, for a problem, how to fix it; the command exits 0 only when
+every item is ok.
 
 When the configuration itself does not load, ``flask`` cannot build the app and stops with the
 ``configuration error: <VARIABLE> ...`` line; ``python -m addon.doctor`` prints the same
@@ -31,9 +32,11 @@ from flask import current_app
 from . import auth, jobs_health
 from .clockify import manifest as addon_manifest
 from .clockify.tokens import BUNDLED_PUBLIC_KEY, load_public_key
+from .crypto import current_cipher
 from .extensions import db
 from .models import Installation, InstallationStatus, WebhookEvent
 from .queueing import PRIORITY_ORDER, get_redis
+from .store import encrypted_tokens
 from .store.webhook_events import EventStatus
 
 CLOCK_TOLERANCE_SECONDS = 30
@@ -73,6 +76,7 @@ def run_checks(clock: Callable[[], float] = time.time,
         lambda: check_public_key(settings),
         lambda: check_clock(clock),
         check_installations,
+        check_tokens,
         lambda: check_backlog(settings),
     )
     findings = []
@@ -245,6 +249,22 @@ def check_installations() -> Finding:
     counts = dict(rows)
     order = [s.value for s in InstallationStatus] + sorted(set(counts) - {s.value for s in InstallationStatus})
     return Finding("installations", True, ", ".join(f"{counts.get(s, 0)} {s}" for s in order))
+
+
+def check_tokens() -> Finding:
+    """A stored token of each kind, if any, decrypts with the ``TOKEN_ENCRYPTION_KEY`` keys."""
+    keys = current_cipher().key_count
+    try:
+        tried, unreadable = encrypted_tokens.probe()
+    except sa.exc.SQLAlchemyError as error:
+        return Finding("tokens", False, f"cannot read them ({type(error).__name__})",
+                       "make the database reachable and migrated first")
+    held = f"TOKEN_ENCRYPTION_KEY ({keys} key{'s' if keys > 1 else ''})"
+    if unreadable:
+        return Finding("tokens", False, f"a stored token ({unreadable}) does not decrypt with {held}",
+                       "put the previous key back after the new one (TOKEN_ENCRYPTION_KEY=new,old), then run "
+                       "flask tokens reencrypt; or reinstall the add-on on the workspaces it names")
+    return Finding("tokens", True, f"a stored token decrypts with {held}" if tried else "no stored token to check")
 
 
 def check_backlog(settings) -> Finding:

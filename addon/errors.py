@@ -90,6 +90,20 @@ class ServiceUnavailable(AddonError):
     status, code = 503, "service_unavailable"
 
 
+class TokenUnreadable(AddonError):
+    """503: a stored Clockify token that none of the ``TOKEN_ENCRYPTION_KEY`` keys decrypts (the
+    variable was changed without keeping the old key). Never carries the ciphertext."""
+
+    status, code = 503, "token_unreadable"
+
+    def __init__(self) -> None:
+        super().__init__("A stored Clockify token cannot be decrypted with TOKEN_ENCRYPTION_KEY: the key it was "
+                         "encrypted with is missing. Put the previous key back after the new one "
+                         "(TOKEN_ENCRYPTION_KEY=new,old), or reinstall the add-on on this workspace.",
+                         # Retrying can succeed only once an operator has mended the key: not soon.
+                         headers={"Retry-After": "60"})
+
+
 # Werkzeug's name for 413 ("request_entity_too_large") would differ from PayloadTooLarge's code.
 _HTTP_CODES = {413: PayloadTooLarge.code}
 

@@ -10,6 +10,8 @@ import time
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
+from cryptography.fernet import Fernet
 
 from addon import doctor
 from addon.clockify.manifest import build_manifest
@@ -24,7 +26,7 @@ from addon.workers import AppSimpleWorker
 # The newest migration's revision, read from the files the way a person would: by name.
 HEAD = sorted(path.name for path in (ROOT / "migrations" / "versions").glob("[0-9]*.py"))[-1].split("_")[0]
 ITEMS = ["configuration", "database", "redis", "workers", "base_url", "manifest", "public_key", "clock",
-         "installations", "backlog"]
+         "installations", "tokens", "backlog"]
 
 
 @pytest.fixture
@@ -75,6 +77,7 @@ def test_a_healthy_deployment_is_all_ok_and_exits_0(make_app, workers):
     assert lines["database"].endswith(f"reachable, migrations at head ({HEAD})")
     assert "high 1, default 1, bootstrap 1" in lines["workers"]
     assert "0 webhook events waiting" in lines["backlog"]
+    assert lines["tokens"].endswith("no stored token to check")
 
 
 def test_no_worker_at_all_is_a_problem_naming_every_queue_and_the_fix(make_app):
@@ -97,7 +100,7 @@ def test_an_unreachable_database_fails_every_item_that_reads_it(make_app, worker
     app = make_app(DATABASE_URL=UNREACHABLE_POSTGRES)
     workers(app)
     code, lines = _doctor(app)
-    assert code == 1 and _problems(lines) == ["database", "clock", "installations", "backlog"]
+    assert code == 1 and _problems(lines) == ["database", "clock", "installations", "tokens", "backlog"]
     assert "unreachable (OperationalError) -> fix: check DATABASE_URL" in lines["database"]
     assert "hunter2" not in "".join(lines.values())
 
@@ -202,6 +205,28 @@ def test_installations_are_counted_by_status(make_app, workers):
     assert code == 0 and lines["installations"].endswith("3 ACTIVE, 1 INACTIVE, 1 DELETED")
 
 
+def test_stored_tokens_the_keys_decrypt_are_ok_and_others_are_a_problem_with_the_fix(make_app, workers):
+    app = make_app()
+    workers(app)
+    with app.app_context():
+        db.session.add(Installation(workspace_id="ws-key", addon_id="addon-key", installation_token="t0ken",
+                                    api_url="https://api.clockify.me/api"))
+        db.session.commit()
+        ciphertext = db.session.execute(sa.text("SELECT installation_token FROM installations")).scalar_one()
+        db.session.remove()
+    code, lines = _doctor(app)
+    assert code == 0 and lines["tokens"].endswith("a stored token decrypts with TOKEN_ENCRYPTION_KEY (1 key)")
+
+    other = make_app(TOKEN_ENCRYPTION_KEY=f"{Fernet.generate_key().decode()},{Fernet.generate_key().decode()}")
+    workers(other)
+    code, lines = _doctor(other)
+    assert code == 1 and _problems(lines) == ["tokens"]
+    assert lines["tokens"].startswith("PROBLEM  tokens        a stored token (installations row ")
+    assert "does not decrypt with TOKEN_ENCRYPTION_KEY (2 keys) -> fix: put the previous key back after the new " \
+           "one (TOKEN_ENCRYPTION_KEY=new,old), then run flask tokens reencrypt" in lines["tokens"]
+    assert ciphertext not in lines["tokens"] and "t0ken" not in lines["tokens"]
+
+
 def test_a_backlog_older_than_the_grace_period_is_a_problem_even_with_workers(make_app, workers):
     app = make_app(WORKER_MISSING_GRACE_SECONDS="60")
     workers(app)
@@ -232,7 +257,8 @@ def test_a_configuration_that_does_not_load_is_the_configuration_problem(tmp_pat
     fix = " -> fix: set the variable it names (docs/configuration.md)"
     assert sorted(finished.stdout.strip().splitlines()) == [
         "PROBLEM  configuration BASE_URL must be an https URL in production" + fix,
-        "PROBLEM  configuration TOKEN_ENCRYPTION_KEY must be a Fernet key (32 url-safe base64-encoded bytes)" + fix]
+        "PROBLEM  configuration TOKEN_ENCRYPTION_KEY must be one Fernet key or several separated by commas, newest "
+        "first: key 1 of 1 is not a Fernet key (32 url-safe base64-encoded bytes)" + fix]
     flask = processes.run("flask", variables, tmp_path, "doctor")
     assert flask.returncode != 0
     assert "configuration error: BASE_URL must be an https URL in production" in flask.stderr.strip().splitlines()
