@@ -4,6 +4,7 @@ directly through the models), a signed-delivery helper, and a real RQ worker run
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass, field
 
 import pytest
@@ -12,12 +13,15 @@ from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 
 from addon import create_app
+from addon.clockify import deliveries
 from addon.clockify.event_types import CATEGORIES, category_of, route_path
 from addon.crypto import token_digest
 from addon.extensions import db
 from addon.jobs import schedule
+from addon.json_bodies import decode_json
 from addon.models import Installation, InstallationWebhook, WebhookEvent
 from addon.queueing import PRIORITY_ORDER, get_queue
+from addon.store import webhook_events
 from addon.testkit.webhooks import delivery_headers, entity_payload
 from addon.workers import AppSimpleWorker
 
@@ -183,3 +187,31 @@ def make_app(base_overrides):
         with extra.app_context():
             db.session.remove()
             db.engine.dispose()
+
+
+@pytest.fixture
+def record_concurrently(app):
+    """``record_concurrently(workspace_id, event_type, raw, copies=20)``: ``copies`` threads record the
+    same delivery at once through ``webhook_events.record``; returns their ``Stored`` results."""
+
+    def _record(workspace_id: str, event_type: str, raw: bytes, copies: int = 20) -> list:
+        key = deliveries.dedupe_key(event_type, raw, deliveries.parse_body(raw, decode_json))
+        barrier, results, lock = threading.Barrier(copies), [], threading.Lock()
+
+        def record():
+            with app.app_context():
+                barrier.wait()
+                stored = webhook_events.record(workspace_id, event_type=event_type, route="time", known_event=True,
+                                               dedupe=key, window_seconds=3600, payload=raw.decode(), headers={})
+                db.session.remove()
+            with lock:
+                results.append(stored)
+
+        threads = [threading.Thread(target=record) for _ in range(copies)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return results
+
+    return _record

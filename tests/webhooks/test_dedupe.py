@@ -6,7 +6,6 @@ first. Sequences of event types on one entity: test_dedupe_sequences.py."""
 from __future__ import annotations
 
 import json
-import threading
 from datetime import timedelta
 
 import pytest
@@ -99,28 +98,14 @@ def test_a_delivery_id_decides_first(workspace, deliver, stored_events):
     assert again.get_json()["id"] == first.get_json()["id"]
 
 
-def test_concurrent_copies_of_a_re_seen_state_give_one_new_event(app, workspace, deliver, stored_events):
+def test_concurrent_copies_of_a_re_seen_state_give_one_new_event(app, workspace, deliver, stored_events,
+                                                                 record_concurrently):
     a, b = _entry(workspace, description="A"), _entry(workspace, description="B")
     assert _statuses(deliver, workspace, "TIME_ENTRY_UPDATED", [a, b]) == ["accepted", "accepted"]
     raw = json.dumps(a).encode()
     key = deliveries.dedupe_key("TIME_ENTRY_UPDATED", raw, deliveries.parse_body(raw, decode_json))
-    copies, barrier, results, lock = 20, threading.Barrier(20), [], threading.Lock()
-
-    def record():
-        with app.app_context():
-            barrier.wait()
-            stored = webhook_events.record(workspace.workspace_id, event_type="TIME_ENTRY_UPDATED", route="time",
-                                        known_event=True, dedupe=key, window_seconds=3600, payload=raw.decode(),
-                                        headers={})
-            db.session.remove()
-        with lock:
-            results.append(stored)
-
-    threads = [threading.Thread(target=record) for _ in range(copies)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = record_concurrently(workspace.workspace_id, "TIME_ENTRY_UPDATED", raw)
+    copies = len(results)
 
     assert sorted(r.created for r in results) == [False] * (copies - 1) + [True]
     rows = stored_events()

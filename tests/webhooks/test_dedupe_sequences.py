@@ -5,14 +5,11 @@ types (deleted, restored, deleted) is three real changes, whichever kind of enti
 from __future__ import annotations
 
 import json
-import threading
 from datetime import timedelta
 
 import pytest
 
-from addon.clockify import deliveries
 from addon.extensions import db
-from addon.json_bodies import decode_json
 from addon.models import LatestDelivery, WorkspaceData, utcnow
 from addon.store import webhook_events
 from addon.testkit.webhooks import entity_payload
@@ -110,29 +107,14 @@ def test_one_latest_row_per_subject_holds_the_latest_type(app, workspace, delive
         db.session.remove()
 
 
-def test_concurrent_copies_of_a_second_delete_give_one_new_event(app, workspace, deliver, stored_events, run_jobs):
+def test_concurrent_copies_of_a_second_delete_give_one_new_event(app, workspace, deliver, stored_events, run_jobs,
+                                                                  record_concurrently):
     entry = entity_payload(workspace.workspace_id, ENTITY, description="lunch")
     assert [deliver(workspace, event, entry).get_json()["status"]
             for event in ("NEW_TIME_ENTRY", "TIME_ENTRY_DELETED", "TIME_ENTRY_RESTORED")] == [NEW] * 3
     raw = json.dumps(entry).encode()
-    key = deliveries.dedupe_key("TIME_ENTRY_DELETED", raw, deliveries.parse_body(raw, decode_json))
-    copies, barrier, results, lock = 20, threading.Barrier(20), [], threading.Lock()
-
-    def record():
-        with app.app_context():
-            barrier.wait()
-            stored = webhook_events.record(workspace.workspace_id, event_type="TIME_ENTRY_DELETED", route="time",
-                                           known_event=True, dedupe=key, window_seconds=3600, payload=raw.decode(),
-                                           headers={})
-            db.session.remove()
-        with lock:
-            results.append(stored)
-
-    threads = [threading.Thread(target=record) for _ in range(copies)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = record_concurrently(workspace.workspace_id, "TIME_ENTRY_DELETED", raw)
+    copies = len(results)
 
     assert sorted(r.created for r in results) == [False] * (copies - 1) + [True]
     rows = stored_events()
